@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/hostkeys"
+	"github.com/sluice/sluice/mem"
+	"github.com/sluice/sluice/policy"
+	"github.com/sluice/sluice/sshd"
+	"github.com/sluice/sluice/vfs"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	sshAddr := fs.String("ssh-addr", policy.DefaultSSHListen, "SSH listen address; empty turns SSH off")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("serve: unexpected argument %q", pos[0])}
+	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return usageError{fmt.Errorf("--log-format must be text or json, not %q", *logFormat)}
+	}
+	level := hclog.LevelFromString(*logLevel)
+	if level == hclog.NoLevel {
+		return usageError{fmt.Errorf("--log-level %q is not a level", *logLevel)}
+	}
+	sshSet := false
+	dataSet := false
+	fs.Visit(func(f *flag.Flag) {
+		sshSet = sshSet || f.Name == "ssh-addr"
+		dataSet = dataSet || f.Name == "data"
+	})
+
+	log := hclog.New(&hclog.LoggerOptions{Name: "sluice", Level: level, JSONFormat: *logFormat == "json",
+		Output: stderr, TimeFormat: time.RFC3339Nano})
+
+	cfgPath := c.configPath()
+	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
+		if err := firstRun(cfgPath, c.data, stdout); err != nil {
+			return err
+		}
+	}
+	cfg, err := policy.Load(cfgPath)
+	if err != nil {
+		return usageError{err}
+	}
+	if dataSet {
+		cfg.DataDir, _ = filepath.Abs(c.data)
+	}
+	if sshSet {
+		cfg.SSH.Listen = *sshAddr
+	} else if cfg.SSH.Listen == "" {
+		cfg.SSH.Listen = policy.DefaultSSHListen
+	}
+	return runServer(ctx, cfg, log)
+}
+
+// firstRun creates the data directory, and a configuration with a
+// supervisor "root" whose random password is printed once.
+func firstRun(cfgPath, data string, stdout io.Writer) error {
+	for _, d := range []string{data, filepath.Join(data, "dsk"), filepath.Join(data, "bio")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(cfgPath), 0o750); err != nil {
+		return err
+	}
+	pw := policy.RandomPassword(16)
+	hash, err := policy.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(data)
+	if err != nil {
+		return err
+	}
+	if absCfg, err := filepath.Abs(filepath.Dir(cfgPath)); err == nil && absCfg == dataDir {
+		dataDir = "."
+	}
+	cfg := &policy.Config{
+		DataDir: dataDir,
+		Users:   []policy.User{{Name: "root", Level: policy.Supervisor, PasswordHash: hash}},
+	}
+	if err := policy.Write(cfgPath, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sluice: first run: wrote %s\nsluice: supervisor user \"root\" has password %s (shown once)\n", cfgPath, pw)
+	return nil
+}
+
+// runServer wires the packages together and serves until ctx ends.
+func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error {
+	audit := log.Named("audit")
+	store, err := mem.New(mem.Config{MaxBytes: cfg.Mem.MaxBytes})
+	if err != nil {
+		return usageError{fmt.Errorf("mem: %w", err)}
+	}
+	tree, err := vfs.New(vfs.Config{Mounts: cfg.Mounts, Mem: store, NameMax: cfg.Names.MaxLen,
+		Logger: log.Named("vfs"), Audit: audit})
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	if cfg.SSH.Listen == "" {
+		return usageError{errors.New("no listener configured (--ssh-addr is empty)")}
+	}
+	keys, err := hostkeys.Load(hostkeys.Config{Dir: cfg.DataDir, RSA: cfg.SSH.HostKeyRSA, Logger: log.Named("hostkeys")})
+	if err != nil {
+		return err
+	}
+	srv, err := sshd.New(sshd.Config{Policy: cfg, HostKeys: keys, Store: tree,
+		Sessions: policy.NewSessionLimiter(cfg.Limits), Logger: log.Named("sshd"), Audit: audit})
+	if err != nil {
+		return usageError{err}
+	}
+	l, err := net.Listen("tcp", cfg.SSH.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("ssh listening", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("sessions closed at shutdown", "error", err)
+	}
+	if err := <-errc; !errors.Is(err, sshd.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

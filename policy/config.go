@@ -1,0 +1,311 @@
+// Package policy holds sluice's configuration model (listeners, limits,
+// mounts, the staging buffer, users) and the one decision function, Allow,
+// that every front end reaches through vfs before it touches a file.
+//
+// The configuration is one TOML file, decoded strictly: an unknown key is an
+// error that names the file and the line, so a typo never silently turns a
+// restriction off (DESIGN §7). Zero values mean safe defaults; Load fills
+// them in on a copy and validates the result.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file. Field comments are the reference
+// for docs/configuration.md.
+type Config struct {
+	// DataDir holds host-backed file systems, host keys and device state.
+	// Relative paths are taken relative to the configuration file.
+	DataDir string `toml:"data_dir"`
+
+	SSH    SSH     `toml:"ssh"`
+	Limits Limits  `toml:"limits"`
+	Mem    Mem     `toml:"mem"`
+	Names  Names   `toml:"names"`
+	Mounts []Mount `toml:"mount"`
+	Users  []User  `toml:"user"`
+}
+
+// SSH configures the SSH/SFTP front end.
+type SSH struct {
+	// Listen is the address, e.g. "127.0.0.1:2222"; empty turns SSH off.
+	// The --ssh-addr flag overrides it.
+	Listen string `toml:"listen"`
+	// HostKeyRSA also generates and offers an RSA-3072 host key
+	// (rsa-sha2-256/512 only, never ssh-rsa with SHA-1).
+	HostKeyRSA bool `toml:"host_key_rsa"`
+	// ChaCha20 offers chacha20-poly1305@openssh.com. Off by default:
+	// OpenSSH clients prefer it and x/crypto's implementation is several
+	// times slower than AES-GCM (DESIGN §5).
+	ChaCha20 bool `toml:"chacha20"`
+	// MaxAuthTries is the number of authentication attempts per
+	// connection (default 3).
+	MaxAuthTries int `toml:"max_auth_tries"`
+	// WinSCPSetstat answers a times-only SETSTAT with OK without doing it:
+	// "auto" (default) for clients whose version string names WinSCP,
+	// "on" for all clients, "off" for none.
+	WinSCPSetstat string `toml:"winscp_setstat"`
+}
+
+// Limits bound what peers can hold.
+type Limits struct {
+	MaxSessions      int           `toml:"max_sessions"`        // all front ends together (default 16)
+	MaxSessionsPerIP int           `toml:"max_sessions_per_ip"` // default 4
+	IdleTimeout      time.Duration `toml:"idle_timeout"`        // no traffic at all (default 10m)
+	HandshakeTimeout time.Duration `toml:"handshake_timeout"`   // connect to authenticated (default 20s)
+	LoginFailDelay   time.Duration `toml:"login_fail_delay"`    // after each failed attempt (default 1s)
+}
+
+// Mem sizes the staging buffer (the manual's TEMP-BUFF).
+type Mem struct {
+	MaxBytes int64 `toml:"max_bytes"` // default 256 MiB
+}
+
+// Names limits file names.
+type Names struct {
+	MaxLen int `toml:"max_len"` // default 64 bytes
+}
+
+// Mount is a host-backed file system. mem, tst and ts1 are built in and
+// always mounted; they may not be listed here.
+type Mount struct {
+	Name      string `toml:"name"`      // dsk, bio, fda, fco or smc
+	Path      string `toml:"path"`      // host directory; default DataDir/Name
+	Exclusive bool   `toml:"exclusive"` // one operation at a time: others get "Filesystem busy"
+}
+
+// User is an account. Passwords are stored only as hashes.
+type User struct {
+	Name string `toml:"name"`
+	// PasswordHash is a bcrypt ("$2a$…") or argon2id ("$argon2id$…") hash.
+	// Empty means no password login.
+	PasswordHash   string   `toml:"password_hash"`
+	AuthorizedKeys []string `toml:"authorized_keys"` // authorized_keys lines
+	Level          Level    `toml:"level"`
+	// FileSystems is the sandbox: the file systems this user sees.
+	// Empty means all.
+	FileSystems []string `toml:"filesystems"`
+	// Incoming is an upload-only file system (mTCP's "incoming"): the
+	// user may write there but not read, list other files, or delete.
+	Incoming string `toml:"incoming"`
+	// Permissions override the level's defaults per operation.
+	Permissions Permissions `toml:"permissions"`
+}
+
+// Permissions are per-operation overrides; nil keeps the level default.
+type Permissions struct {
+	List   *bool `toml:"list"`
+	Read   *bool `toml:"read"`
+	Write  *bool `toml:"write"`
+	Delete *bool `toml:"delete"`
+	Rename *bool `toml:"rename"`
+	Commit *bool `toml:"commit"`
+}
+
+// Mount names known to the manual (§3.1). mem, tst and ts1 are built in.
+var hostMountNames = map[string]bool{"dsk": true, "bio": true, "fda": true, "fco": true, "smc": true}
+
+// BuiltinMounts are always present.
+var BuiltinMounts = []string{"mem", "tst", "ts1"}
+
+// Defaults used when a field is zero.
+const (
+	DefaultSSHListen     = "127.0.0.1:2222"
+	DefaultMemMax        = 256 << 20
+	DefaultNameMax       = 64
+	DefaultMaxSessions   = 16
+	DefaultMaxSessionsIP = 4
+)
+
+// ErrConfig marks configuration errors.
+var ErrConfig = errors.New("invalid configuration")
+
+// Load reads, strictly decodes, defaults and validates the file at path.
+// Every error names the file, and the line where the decoder knows it.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load on bytes already read; name is used in errors and to resolve
+// a relative data_dir.
+func Parse(name string, data []byte) (*Config, error) {
+	var c Config
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%w: %s:%d: %s", ErrConfig, name, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, strings.TrimPrefix(err.Error(), "toml: "))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, fmt.Errorf("%w: %s:%d: unknown key %q", ErrConfig, name, keyLine(data, k), k.String())
+	}
+	if err := c.fill(filepath.Dir(name)); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	return &c, nil
+}
+
+// keyLine finds the line of an undecoded key; the decoder does not report
+// positions for keys it did not use. Tables are matched by their header.
+func keyLine(data []byte, k toml.Key) int {
+	last := regexp.QuoteMeta(k[len(k)-1])
+	res := []*regexp.Regexp{
+		regexp.MustCompile(`^\s*"?` + last + `"?\s*=`),
+		regexp.MustCompile(`^\s*\[\[?\s*` + regexp.QuoteMeta(k.String()) + `\s*\]`),
+		regexp.MustCompile(`[{,]\s*"?` + last + `"?\s*=`),
+	}
+	for _, re := range res {
+		for i, line := range strings.Split(string(data), "\n") {
+			if re.MatchString(line) {
+				return i + 1
+			}
+		}
+	}
+	return 0
+}
+
+// fill applies defaults and validates. base resolves relative paths.
+func (c *Config) fill(base string) error {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		c.DataDir = filepath.Join(base, c.DataDir)
+	}
+	if c.SSH.MaxAuthTries == 0 {
+		c.SSH.MaxAuthTries = 3
+	}
+	if c.SSH.MaxAuthTries < 0 {
+		return errors.New("ssh.max_auth_tries must be positive")
+	}
+	switch c.SSH.WinSCPSetstat {
+	case "":
+		c.SSH.WinSCPSetstat = "auto"
+	case "auto", "on", "off":
+	default:
+		return fmt.Errorf("ssh.winscp_setstat must be auto, on or off, not %q", c.SSH.WinSCPSetstat)
+	}
+	l := &c.Limits
+	setInt(&l.MaxSessions, DefaultMaxSessions)
+	setInt(&l.MaxSessionsPerIP, DefaultMaxSessionsIP)
+	setDur(&l.IdleTimeout, 10*time.Minute)
+	setDur(&l.HandshakeTimeout, 20*time.Second)
+	setDur(&l.LoginFailDelay, time.Second)
+	if l.MaxSessions < 0 || l.MaxSessionsPerIP < 0 || l.IdleTimeout < 0 || l.HandshakeTimeout < 0 || l.LoginFailDelay < 0 {
+		return errors.New("limits must not be negative")
+	}
+	if c.Mem.MaxBytes == 0 {
+		c.Mem.MaxBytes = DefaultMemMax
+	}
+	if c.Mem.MaxBytes < 0 {
+		return errors.New("mem.max_bytes must be positive")
+	}
+	setInt(&c.Names.MaxLen, DefaultNameMax)
+	if c.Names.MaxLen < 1 || c.Names.MaxLen > 255 {
+		return errors.New("names.max_len must be 1..255")
+	}
+	if c.Mounts == nil {
+		c.Mounts = []Mount{{Name: "dsk"}, {Name: "bio", Exclusive: true}}
+	}
+	seen := map[string]bool{}
+	for i := range c.Mounts {
+		m := &c.Mounts[i]
+		m.Name = strings.ToLower(m.Name)
+		if !hostMountNames[m.Name] {
+			return fmt.Errorf("mount %q: name must be one of dsk, bio, fda, fco, smc (mem, tst and ts1 are built in)", m.Name)
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("mount %q listed twice", m.Name)
+		}
+		seen[m.Name] = true
+		if m.Path == "" {
+			m.Path = filepath.Join(c.DataDir, m.Name)
+		} else if !filepath.IsAbs(m.Path) {
+			m.Path = filepath.Join(base, m.Path)
+		}
+	}
+	users := map[string]bool{}
+	for i := range c.Users {
+		u := &c.Users[i]
+		if u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n\x00:") {
+			return fmt.Errorf("user %d: invalid name %q", i+1, u.Name)
+		}
+		if users[u.Name] {
+			return fmt.Errorf("user %q listed twice", u.Name)
+		}
+		users[u.Name] = true
+		if !u.Level.valid() {
+			return fmt.Errorf("user %q: level must be supervisor, guest or viewer, not %q", u.Name, u.Level)
+		}
+		if u.PasswordHash != "" {
+			if err := checkHashFormat(u.PasswordHash); err != nil {
+				return fmt.Errorf("user %q: %v", u.Name, err)
+			}
+		}
+		for j, fs := range u.FileSystems {
+			u.FileSystems[j] = strings.ToLower(fs)
+			if !c.HasMount(u.FileSystems[j]) {
+				return fmt.Errorf("user %q: unknown file system %q", u.Name, fs)
+			}
+		}
+		u.Incoming = strings.ToLower(u.Incoming)
+		if u.Incoming != "" && !c.HasMount(u.Incoming) {
+			return fmt.Errorf("user %q: unknown incoming file system %q", u.Name, u.Incoming)
+		}
+	}
+	return nil
+}
+
+// HasMount reports whether name (lower case) is mounted.
+func (c *Config) HasMount(name string) bool {
+	for _, b := range BuiltinMounts {
+		if b == name {
+			return true
+		}
+	}
+	for _, m := range c.Mounts {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// User returns the named user, or nil.
+func (c *Config) User(name string) *User {
+	for i := range c.Users {
+		if c.Users[i].Name == name {
+			return &c.Users[i]
+		}
+	}
+	return nil
+}
+
+func setInt(p *int, d int) {
+	if *p == 0 {
+		*p = d
+	}
+}
+
+func setDur(p *time.Duration, d time.Duration) {
+	if *p == 0 {
+		*p = d
+	}
+}

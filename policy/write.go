@@ -1,0 +1,70 @@
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/sluice/sluice/atomicfile"
+
+	"github.com/BurntSushi/toml"
+)
+
+// UpsertUser adds u to the configuration file at path, or replaces the user
+// of the same name, keeping the rest of the file's settings. Fields of an
+// existing user that u leaves empty (password hash, keys) are kept. The file
+// is validated before and after, and rewritten atomically with mode 0600.
+func UpsertUser(path string, u User) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if _, err := Parse(path, data); err != nil {
+		return err
+	}
+	var raw Config // undefaulted: what the operator wrote
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	replaced := false
+	for i := range raw.Users {
+		if raw.Users[i].Name == u.Name {
+			old := raw.Users[i]
+			if u.PasswordHash == "" {
+				u.PasswordHash = old.PasswordHash
+			}
+			if len(u.AuthorizedKeys) == 0 {
+				u.AuthorizedKeys = old.AuthorizedKeys
+			}
+			if u.FileSystems == nil {
+				u.FileSystems = old.FileSystems
+			}
+			if u.Incoming == "" {
+				u.Incoming = old.Incoming
+			}
+			if u.Permissions == (Permissions{}) {
+				u.Permissions = old.Permissions
+			}
+			raw.Users[i] = u
+			replaced = true
+		}
+	}
+	if !replaced {
+		raw.Users = append(raw.Users, u)
+	}
+	return Write(path, &raw)
+}
+
+// Write encodes c to path atomically (temporary file, fsync, rename, fsync
+// of the directory) with mode 0600, after checking that it parses back.
+func Write(path string, c *Config) error {
+	var buf bytes.Buffer
+	buf.WriteString("# sluice configuration; see docs/configuration.md\n")
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		return err
+	}
+	if _, err := Parse(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("refusing to write an invalid configuration: %w", err)
+	}
+	return atomicfile.Write(path, buf.Bytes(), 0o600)
+}

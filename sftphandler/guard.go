@@ -1,0 +1,302 @@
+package sftphandler
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// guard is the wire guard of DESIGN §5: an io.ReadWriteCloser between the
+// SSH channel and pkg/sftp's RequestServer, working on whole frames. It
+// answers what the library would get wrong (INIT, unsupported and unknown
+// requests, malformed frames, handle misuse, limits@openssh.com), forwards
+// the rest, and on the way back fixes the library's generic status texts
+// to the manual's and writes each reply frame with one Write.
+//
+// Read is called only by the library's receive loop; Write by its workers,
+// serialized by the library. The guard's own replies are written from
+// Read. Lock order: wmu before mu; neither is held while reading.
+type guard struct {
+	ch     io.ReadWriteCloser
+	r      *bufio.Reader
+	log    hclog.Logger
+	compat bool // acknowledge times-only SETSTAT (WinSCP)
+
+	pending []byte // bytes of the current forwarded frame not yet read
+
+	mu       sync.Mutex
+	handles  map[string]byte // open handle → fxpOpen with read/write mode byte, or fxpOpendir
+	opening  map[uint32]byte // OPEN/OPENDIR id → mode, until the HANDLE reply
+	inflight map[uint32]byte // forwarded request id → type, until its reply
+
+	wmu  sync.Mutex
+	wbuf []byte // reply bytes until a whole frame is present
+}
+
+// handle modes
+const (
+	modeRead  = 'r'
+	modeWrite = 'w'
+	modeDir   = 'd'
+)
+
+func newGuard(ch io.ReadWriteCloser, log hclog.Logger, compat bool) *guard {
+	return &guard{
+		ch:       ch,
+		r:        bufio.NewReaderSize(ch, 64<<10),
+		log:      log,
+		compat:   compat,
+		handles:  map[string]byte{},
+		opening:  map[uint32]byte{},
+		inflight: map[uint32]byte{},
+	}
+}
+
+// Read hands the library the next frame that it should see.
+func (g *guard) Read(p []byte) (int, error) {
+	for len(g.pending) == 0 {
+		f, err := g.next()
+		if err != nil {
+			return 0, err
+		}
+		g.pending = f
+	}
+	n := copy(p, g.pending)
+	g.pending = g.pending[n:]
+	return n, nil
+}
+
+// next reads frames until one is to be forwarded, answering the others.
+func (g *guard) next() ([]byte, error) {
+	for {
+		var lb [4]byte
+		if _, err := io.ReadFull(g.r, lb[:]); err != nil {
+			return nil, err
+		}
+		n := binary.BigEndian.Uint32(lb[:])
+		if n > maxFrame {
+			// Too long: answer with the id if there is one, then skip the
+			// body without holding it in memory.
+			var hdr [5]byte
+			k, err := io.ReadFull(g.r, hdr[:min(5, int(n))])
+			if err != nil {
+				return nil, err
+			}
+			var id uint32
+			if k == 5 {
+				id = binary.BigEndian.Uint32(hdr[1:])
+			}
+			if _, err := io.CopyN(io.Discard, g.r, int64(n)-int64(k)); err != nil {
+				return nil, err
+			}
+			g.log.Warn("frame too long", "length", n)
+			if err := g.reply(statusFrame(id, fxBadMessage, msgBadLength)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		frame := make([]byte, 4+n)
+		copy(frame, lb[:])
+		if _, err := io.ReadFull(g.r, frame[4:]); err != nil {
+			return nil, err
+		}
+		fwd, out := g.inspect(frame)
+		if out != nil {
+			if err := g.reply(out); err != nil {
+				return nil, err
+			}
+		}
+		if fwd {
+			return frame, nil
+		}
+	}
+}
+
+// inspect decides what happens to a frame: forward it, answer it (out), or
+// both never. It records what the reply path needs.
+func (g *guard) inspect(frame []byte) (forward bool, out []byte) {
+	body := frame[4:]
+	req, err := parseFrame(body)
+	if err != nil {
+		var id uint32
+		if len(body) >= 5 {
+			id = binary.BigEndian.Uint32(body[1:5])
+		}
+		msg := msgBadLength
+		if errors.Is(err, errStringLen) {
+			msg = msgStringTooLong
+		}
+		g.log.Warn("malformed frame", "type", firstByte(body), "error", err)
+		return false, statusFrame(id, fxBadMessage, msg)
+	}
+	id := req.id
+	unsupported := statusFrame(id, fxOpUnsupported, msgUnsupported)
+	switch req.typ {
+	case fxpInit:
+		v := min(req.ver, 3)
+		return false, newFrame(fxpVersion, v).str("limits@openssh.com").str("1").bytes()
+	case fxpOpen:
+		rd, wr := req.pflags&fxfRead != 0, req.pflags&fxfWrite != 0
+		switch {
+		case rd && wr:
+			return false, statusFrame(id, fxOpUnsupported, msgReadWrite)
+		case !rd && !wr:
+			return false, statusFrame(id, fxOpUnsupported, msgRWUndefined)
+		}
+		mode := byte(modeRead)
+		if wr {
+			mode = modeWrite
+		}
+		return g.opens(id, mode)
+	case fxpOpendir:
+		return g.opens(id, modeDir)
+	case fxpClose:
+		g.mu.Lock()
+		_, ok := g.handles[req.handle]
+		delete(g.handles, req.handle)
+		g.mu.Unlock()
+		if !ok {
+			return false, statusFrame(id, fxFailure, msgInvalidHandle)
+		}
+		return g.forward(req)
+	case fxpRead, fxpWrite, fxpReaddir:
+		want := map[byte]byte{fxpRead: modeRead, fxpWrite: modeWrite, fxpReaddir: modeDir}[req.typ]
+		g.mu.Lock()
+		mode, ok := g.handles[req.handle]
+		g.mu.Unlock()
+		switch {
+		case !ok:
+			return false, statusFrame(id, fxFailure, msgInvalidHandle)
+		case mode != want:
+			return false, statusFrame(id, fxFailure, msgIllegalOp)
+		}
+		return g.forward(req)
+	case fxpFsetstat:
+		g.mu.Lock()
+		mode, ok := g.handles[req.handle]
+		g.mu.Unlock()
+		switch {
+		case !ok:
+			return false, statusFrame(id, fxFailure, msgInvalidHandle)
+		case mode == modeWrite && req.attrs == attrSize:
+			// OpenSSH scp truncates at the end of every upload.
+			return g.forward(req)
+		case g.compat && req.attrs == attrACModTime:
+			return false, statusFrame(id, fxOK, "")
+		}
+		return false, unsupported
+	case fxpSetstat:
+		if g.compat && req.attrs == attrACModTime {
+			return false, statusFrame(id, fxOK, "")
+		}
+		return false, unsupported
+	case fxpExtended:
+		if req.ext == "limits@openssh.com" {
+			return false, newFrame(fxpExtendedReply, id).
+				u64(maxFrame).u64(maxReadWrite).u64(maxReadWrite).u64(maxHandles).bytes()
+		}
+		return false, unsupported
+	case fxpLstat, fxpStat, fxpRemove, fxpRealpath, fxpRename:
+		return g.forward(req)
+	}
+	// FSTAT, MKDIR, RMDIR, READLINK, SYMLINK (manual §1.6) and unknown
+	// types, which the device ignored; a client waiting would hang.
+	return false, unsupported
+}
+
+func (g *guard) opens(id uint32, mode byte) (bool, []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.handles)+len(g.opening) >= maxHandles {
+		return false, statusFrame(id, fxFailure, msgNoHandle)
+	}
+	g.opening[id] = mode
+	g.inflight[id] = fxpOpen
+	if mode == modeDir {
+		g.inflight[id] = fxpOpendir
+	}
+	return true, nil
+}
+
+func (g *guard) forward(req request) (bool, []byte) {
+	g.mu.Lock()
+	g.inflight[req.id] = req.typ
+	g.mu.Unlock()
+	return true, nil
+}
+
+// reply writes a frame of the guard's own.
+func (g *guard) reply(frame []byte) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	_, err := g.ch.Write(frame)
+	return err
+}
+
+// Write receives the library's reply bytes (a header and a payload per
+// packet) and passes each complete frame on in one Write.
+func (g *guard) Write(p []byte) (int, error) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.wbuf = append(g.wbuf, p...)
+	off := 0
+	for len(g.wbuf)-off >= 4 {
+		n := int(binary.BigEndian.Uint32(g.wbuf[off:])) + 4
+		if len(g.wbuf)-off < n {
+			break
+		}
+		if _, err := g.ch.Write(g.outbound(g.wbuf[off : off+n])); err != nil {
+			return 0, err
+		}
+		off += n
+	}
+	g.wbuf = g.wbuf[:copy(g.wbuf, g.wbuf[off:])]
+	return len(p), nil
+}
+
+// outbound records handles and replaces generic status texts.
+func (g *guard) outbound(frame []byte) []byte {
+	if len(frame) < 9 {
+		return frame
+	}
+	typ, id := frame[4], binary.BigEndian.Uint32(frame[5:9])
+	g.mu.Lock()
+	reqType := g.inflight[id]
+	delete(g.inflight, id)
+	mode, opening := g.opening[id]
+	delete(g.opening, id)
+	if typ == fxpHandle && opening {
+		d := decoder{b: frame[9:]}
+		if h := d.str(); d.err == nil {
+			g.handles[h] = mode
+		}
+	}
+	g.mu.Unlock()
+	if typ != fxpStatus {
+		return frame
+	}
+	d := decoder{b: frame[9:]}
+	code := d.u32()
+	msg := d.str()
+	if d.err != nil {
+		return frame
+	}
+	if text, ok := fixedText(reqType, code, msg); ok {
+		return statusFrame(id, code, text)
+	}
+	return frame
+}
+
+// Close closes the channel.
+func (g *guard) Close() error { return g.ch.Close() }
+
+func firstByte(b []byte) int {
+	if len(b) == 0 {
+		return -1
+	}
+	return int(b[0])
+}

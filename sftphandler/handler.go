@@ -1,0 +1,259 @@
+// Package sftphandler serves the SFTP subsystem (protocol version 3, with
+// the manual's changes of §1.6–1.7) over the vfs device tree, using
+// pkg/sftp's RequestServer behind a wire guard (DESIGN §5).
+package sftphandler
+
+import (
+	"context"
+	"io"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/pkg/sftp"
+	"github.com/sluice/sluice/vfs"
+)
+
+// Store is what the handlers need of the device tree.
+type Store interface {
+	Stat(s *vfs.Session, p string) (vfs.Info, error)
+	List(s *vfs.Session, p string) ([]vfs.Info, error)
+	OpenRead(s *vfs.Session, p string) (*vfs.Reader, error)
+	OpenWrite(s *vfs.Session, p string) (*vfs.Writer, error)
+	Remove(s *vfs.Session, p string) error
+	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
+}
+
+// Options configure one SFTP session.
+type Options struct {
+	// WinSCPCompat acknowledges a times-only SETSTAT/FSETSTAT with OK
+	// without doing it (WinSCP raises an error dialog after a good upload
+	// otherwise).
+	WinSCPCompat bool
+	Logger       hclog.Logger
+}
+
+// Serve runs the SFTP subsystem on ch for sess until the client ends it,
+// the channel fails, or ctx is cancelled. It closes ch.
+func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Session, opt Options) error {
+	log := opt.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	g := newGuard(ch, log, opt.WinSCPCompat)
+	h := &handler{store: store, sess: sess, log: log, writers: map[string]*vfs.Writer{}}
+	rs := sftp.NewRequestServer(g, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
+		sftp.WithRSMaxTxPacket(maxReadWrite))
+	stop := context.AfterFunc(ctx, func() { rs.Close() })
+	defer stop()
+	err := rs.Serve()
+	rs.Close()
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+// handler implements pkg/sftp's four handler interfaces for one session.
+type handler struct {
+	store Store
+	sess  *vfs.Session
+	log   hclog.Logger
+
+	mu      sync.Mutex
+	writers map[string]*vfs.Writer // open writers by path, for FSETSTAT{size}
+}
+
+// Fileread opens a file for READ.
+func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	rd, err := h.store.OpenRead(h.sess, r.Filepath)
+	if err != nil {
+		h.log.Debug("open for read refused", "path", r.Filepath, "error", err)
+		return nil, toStatus(opOpen, err)
+	}
+	return &readHandle{rd}, nil
+}
+
+// Filewrite opens a file for WRITE. The guard has already refused OPEN
+// with both or neither of READ and WRITE.
+func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
+	w, err := h.store.OpenWrite(h.sess, r.Filepath)
+	if err != nil {
+		h.log.Debug("open for write refused", "path", r.Filepath, "error", err)
+		return nil, toStatus(opOpen, err)
+	}
+	h.mu.Lock()
+	h.writers[r.Filepath] = w
+	h.mu.Unlock()
+	return &writeHandle{w: w, h: h, path: r.Filepath}, nil
+}
+
+// Filecmd handles RENAME, REMOVE and the FSETSTAT{size} the guard lets
+// through; the rest is refused as the manual says.
+func (h *handler) Filecmd(r *sftp.Request) error {
+	switch r.Method {
+	case "Rename":
+		res, err := h.store.Rename(h.sess, r.Filepath, r.Target)
+		if err != nil {
+			h.log.Debug("rename refused", "source", r.Filepath, "target", r.Target, "error", err)
+			return toStatus(opRename, err)
+		}
+		if res == vfs.Moved {
+			return status(sftp.ErrSSHFxOk, msgMoved, nil)
+		}
+		return status(sftp.ErrSSHFxOk, msgRenamed, nil)
+	case "Remove":
+		if err := h.store.Remove(h.sess, r.Filepath); err != nil {
+			h.log.Debug("remove refused", "path", r.Filepath, "error", err)
+			return toStatus(opRemove, err)
+		}
+		return status(sftp.ErrSSHFxOk, msgRemoved, nil)
+	case "Setstat":
+		// Reached only for FSETSTAT with just a size on a write handle.
+		h.mu.Lock()
+		w := h.writers[r.Filepath]
+		h.mu.Unlock()
+		if w != nil && r.AttrFlags().Size {
+			if err := w.Truncate(int64(r.Attributes().Size)); err != nil {
+				return toStatus(opWrite, err)
+			}
+			return nil
+		}
+	}
+	// Mkdir, Rmdir, Symlink, Link, PosixRename: the guard answers these
+	// first; this is the second line.
+	return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
+}
+
+// PosixRename refuses: posix-rename@openssh.com is not advertised, but the
+// library decodes it anyway.
+func (h *handler) PosixRename(*sftp.Request) error {
+	return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
+}
+
+// Filelist serves OPENDIR/READDIR ("List") and STAT ("Stat").
+func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+	switch r.Method {
+	case "List":
+		infos, err := h.store.List(h.sess, r.Filepath)
+		if err != nil {
+			return nil, toStatus(opOpendir, err)
+		}
+		l := make(lister, len(infos))
+		for i, in := range infos {
+			l[i] = fileInfo{in}
+		}
+		return l, nil
+	case "Stat", "Lstat":
+		in, err := h.store.Stat(h.sess, r.Filepath)
+		if err != nil {
+			return nil, toStatus(opStat, err)
+		}
+		return lister{fileInfo{in}}, nil
+	}
+	return nil, status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
+}
+
+// Lstat is Stat: the device has no links.
+func (h *handler) Lstat(r *sftp.Request) (sftp.ListerAt, error) { return h.Filelist(r) }
+
+// RealPath cleans a path against "/" and refuses paths below a file
+// system's root, which cannot exist (file systems are flat).
+func (h *handler) RealPath(p string) (string, error) {
+	p = path.Clean("/" + p)
+	if _, _, err := vfs.Split(p, 1<<16); err != nil {
+		return "", status(sftp.ErrSSHFxNoSuchFile, msgInvalidPath, err)
+	}
+	return p, nil
+}
+
+type lister []os.FileInfo
+
+func (l lister) ListAt(out []os.FileInfo, off int64) (int, error) {
+	if off >= int64(len(l)) {
+		return 0, io.EOF
+	}
+	n := copy(out, l[off:])
+	if n < len(out) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// readHandle adapts a vfs.Reader to pkg/sftp's reader.
+type readHandle struct{ r *vfs.Reader }
+
+func (h *readHandle) ReadAt(p []byte, off int64) (int, error) {
+	n, err := h.r.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		return n, toStatus(opRead, err)
+	}
+	return n, err
+}
+
+func (h *readHandle) Close() error { return h.r.Close() }
+
+// writeHandle adapts a vfs.Writer: CLOSE commits, a broken connection
+// aborts.
+type writeHandle struct {
+	w    *vfs.Writer
+	h    *handler
+	path string
+	mu   sync.Mutex
+	err  error // set by TransferError
+}
+
+func (h *writeHandle) WriteAt(p []byte, off int64) (int, error) {
+	n, err := h.w.WriteAt(p, off)
+	if err != nil {
+		return n, toStatus(opWrite, err)
+	}
+	return n, nil
+}
+
+// TransferError is called by pkg/sftp when the session ends with the
+// handle open: the upload is incomplete and must not be committed.
+func (h *writeHandle) TransferError(err error) {
+	h.mu.Lock()
+	h.err = err
+	h.mu.Unlock()
+}
+
+func (h *writeHandle) Close() error {
+	h.h.mu.Lock()
+	if h.h.writers[h.path] == h.w {
+		delete(h.h.writers, h.path)
+	}
+	h.h.mu.Unlock()
+	h.mu.Lock()
+	failed := h.err
+	h.mu.Unlock()
+	if failed != nil {
+		h.w.Abort()
+		h.h.log.Info("upload aborted", "path", h.path, "error", failed)
+		return nil
+	}
+	if err := h.w.Close(); err != nil {
+		h.h.log.Warn("commit on close failed", "path", h.path, "error", err)
+		return toStatus(opClose, err)
+	}
+	return nil
+}
+
+// fileInfo presents a vfs.Info as os.FileInfo: directories 0755, files
+// 0644 (OpenSSH's cd needs a directory mode from STAT).
+type fileInfo struct{ i vfs.Info }
+
+func (f fileInfo) Name() string       { return f.i.Name }
+func (f fileInfo) Size() int64        { return f.i.Size }
+func (f fileInfo) ModTime() time.Time { return f.i.ModTime }
+func (f fileInfo) IsDir() bool        { return f.i.IsDir }
+func (f fileInfo) Sys() any           { return nil }
+func (f fileInfo) Mode() os.FileMode {
+	if f.i.IsDir {
+		return os.ModeDir | 0o755
+	}
+	return 0o644
+}

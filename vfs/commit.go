@@ -1,0 +1,233 @@
+package vfs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"os"
+	"time"
+
+	"github.com/sluice/sluice/policy"
+)
+
+// Result tells a front end which of the manual's success texts applies.
+type Result int
+
+// The results of Rename.
+const (
+	Renamed Result = iota // "File renamed OK": same file system
+	Moved                 // "File moved OK": copied to another file system and committed
+)
+
+// Rename renames a file within a file system, or moves it to another one as
+// a copy plus an atomic commit followed by removal of the source (the
+// manual's secure download: put to /mem, then rename into /dsk). An
+// existing target is replaced atomically. Errors carry the Side they are
+// about.
+func (f *FS) Rename(s *Session, from, to string) (Result, error) {
+	sm, sname, err := f.resolve(s, "rename", from)
+	if err != nil {
+		return 0, sided(err, SideSource)
+	}
+	dm, dname, err := f.resolve(s, "rename", to)
+	if err != nil {
+		return 0, sided(err, SideTarget)
+	}
+	if sm == nil || sname == "" {
+		return 0, sided(newErr(KindInvalidPath, "rename", from, errRootFile), SideSource)
+	}
+	if dm == nil || dname == "" {
+		return 0, sided(newErr(KindInvalidPath, "rename", to, errRootFile), SideTarget)
+	}
+	if sm == dm && sname == dname {
+		return 0, newErr(KindIdentical, "rename", to, nil)
+	}
+	if err := f.allow(s, policy.OpRename, sm.name, from, "rename"); err != nil {
+		return 0, sided(err, SideSource)
+	}
+	if err := f.allow(s, policy.OpRename, dm.name, to, "rename"); err != nil {
+		return 0, sided(err, SideTarget)
+	}
+	if dm.kind == kindHost && dm != sm {
+		if err := f.allow(s, policy.OpCommit, dm.name, to, "rename"); err != nil {
+			return 0, sided(err, SideTarget)
+		}
+	}
+	if sm.kind == kindMem {
+		if err := f.memOwner(s, sname, "rename", from, false); err != nil {
+			return 0, sided(err, SideSource)
+		}
+	}
+	if dm.kind == kindMem {
+		if err := f.memOwner(s, dname, "rename", to, true); err != nil {
+			return 0, sided(err, SideTarget)
+		}
+	}
+	release, err := f.enter(sm, "rename", from)
+	if err != nil {
+		return 0, sided(err, SideSource)
+	}
+	defer release()
+	if dm != sm {
+		releaseT, err := f.enter(dm, "rename", to)
+		if err != nil {
+			return 0, sided(err, SideTarget)
+		}
+		defer releaseT()
+	}
+	unlock, err := f.lockWriter(sm, sname, "rename", from)
+	if err != nil {
+		return 0, sided(err, SideSource)
+	}
+	defer unlock()
+	unlockT, err := f.lockWriter(dm, dname, "rename", to)
+	if err != nil {
+		return 0, sided(err, SideTarget)
+	}
+	defer unlockT()
+
+	start := time.Now()
+	var sum []byte
+	var n int64
+	res := Renamed
+	if sm == dm {
+		sum, n, err = f.renameWithin(sm, sname, dname, from, to)
+	} else {
+		res = Moved
+		sum, n, err = f.commit(s, sm, sname, dm, dname, from, to)
+	}
+	if err != nil {
+		f.audit.Info("rename", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
+			"source", from, "target", to, "result", err.Error())
+		return 0, err
+	}
+	kind := "rename"
+	if res == Moved {
+		kind = "commit"
+	}
+	f.audit.Info(kind, "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
+		"source", from, "target", to, "bytes", n, "sha256", hex.EncodeToString(sum),
+		"duration", time.Since(start), "result", "ok")
+	return res, nil
+}
+
+// renameWithin renames inside one file system and returns the SHA-256 of
+// the file for the audit log.
+func (f *FS) renameWithin(m *mount, oldName, newName, from, to string) ([]byte, int64, error) {
+	switch m.kind {
+	case kindHost:
+		if err := m.host.rename(oldName, newName); err != nil {
+			return nil, 0, sided(ioErr("rename", from, err), SideSource)
+		}
+	case kindMem:
+		if err := f.mem.Rename(oldName, newName); err != nil {
+			return nil, 0, sided(ioErr("rename", from, err), SideSource)
+		}
+	default:
+		i, ok := m.sink.lookup(oldName)
+		if !ok || !m.sink.remove(oldName) {
+			return nil, 0, sided(newErr(KindNotFound, "rename", from, os.ErrNotExist), SideSource)
+		}
+		m.sink.store(newName, i.Size)
+		return nil, i.Size, nil
+	}
+	r, err := f.openReader(m, newName, to)
+	if err != nil {
+		return nil, 0, nil // renamed; the digest is only for the log
+	}
+	defer r.close()
+	h := sha256.New()
+	n, _ := copyFrom(h, r)
+	return h.Sum(nil), n, nil
+}
+
+// commit is the one path by which a file lands on a file system from
+// another: open the source, write the target through its atomic backend
+// while hashing in the same pass, commit, then remove the source. If any
+// step before the commit fails, the target is untouched and the source
+// kept.
+func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from, to string) ([]byte, int64, error) {
+	r, err := f.openReader(sm, sname, from)
+	if err != nil {
+		return nil, 0, sided(err, SideSource)
+	}
+	defer r.close()
+	b, err := f.newBackend(s, dm, dname, to)
+	if err != nil {
+		return nil, 0, sided(err, SideTarget)
+	}
+	h := sha256.New()
+	n, err := copyTo(b, h, r)
+	if err != nil {
+		b.abort()
+		return nil, 0, err
+	}
+	if err := b.commit(); err != nil {
+		return nil, 0, sided(ioErr("rename", to, err), SideTarget)
+	}
+	// The target is committed; a failure to remove the source loses
+	// nothing, so it is logged, not returned as a failed move.
+	var rerr error
+	switch sm.kind {
+	case kindHost:
+		rerr = sm.host.remove(sname)
+	case kindMem:
+		rerr = f.mem.Remove(sname)
+	default:
+		sm.sink.remove(sname)
+	}
+	if rerr != nil {
+		f.log.Warn("cannot remove moved source", "path", from, "error", rerr)
+	}
+	return h.Sum(nil), n, nil
+}
+
+// copyBuf is the chunk size of a commit copy: large enough that syscalls
+// and hashing calls are not the cost.
+const copyBuf = 1 << 20
+
+// copyTo copies r into the backend at increasing offsets and into h.
+func copyTo(b backend, h hash.Hash, r *Reader) (int64, error) {
+	w := io.MultiWriter(io.NewOffsetWriter(b, 0), h)
+	n, err := copyFrom(w, r)
+	if err != nil {
+		if errors.Is(err, errReadSource) {
+			return n, sided(newErr(KindIO, "rename", "", err), SideSource)
+		}
+		return n, sided(ioErr("rename", "", err), SideTarget)
+	}
+	return n, nil
+}
+
+var errReadSource = errors.New("read source")
+
+// copyFrom streams r to w; staged files stream chunk by chunk without an
+// extra buffer.
+func copyFrom(w io.Writer, r *Reader) (int64, error) {
+	// *os.File's WriteTo falls back to 32 KiB copies for a non-file writer.
+	if wt, ok := r.ra.(io.WriterTo); ok {
+		if _, isFile := r.ra.(*os.File); !isFile {
+			return wt.WriteTo(w)
+		}
+	}
+	buf := make([]byte, copyBuf)
+	var off int64
+	for off < r.size {
+		n, err := r.ra.ReadAt(buf, off)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return off, werr
+			}
+			off += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return off, errors.Join(errReadSource, err)
+		}
+	}
+	return off, nil
+}

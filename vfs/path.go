@@ -1,0 +1,75 @@
+package vfs
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// tempPrefix starts the names of temporary files in host directories. Such
+// names are hidden from listings, refused as user names, and removed at
+// start-up (left over from a crash).
+const tempPrefix = ".sluice-tmp-"
+
+// Name validation errors; their kinds carry the manual's texts to clients.
+var (
+	errBadName  = errors.New("name has a character or form the device cannot store")
+	errTooLong  = errors.New("name too long")
+	errNested   = errors.New("file systems are flat")
+	errNoMount  = errors.New("no such file system")
+	errRootFile = errors.New("the root holds no files")
+)
+
+// Split parses an absolute device path into its file system and file name.
+// "/" gives ("", ""); "/dsk" and "/dsk/" give ("dsk", ""). The mount name is
+// matched case-insensitively and returned lower-case; whether it is mounted
+// is checked by the caller. Relative paths are taken from "/".
+func Split(p string, maxName int) (fs, name string, err error) {
+	p = strings.TrimLeft(p, "/")
+	if p == "" || p == "." {
+		return "", "", nil
+	}
+	fs, name, _ = strings.Cut(p, "/")
+	fs = strings.ToLower(fs)
+	name = strings.TrimRight(name, "/")
+	if strings.Contains(name, "/") {
+		return "", "", newErr(KindInvalidPath, "path", p, errNested)
+	}
+	if fs == "." || fs == ".." || !validChars(fs) {
+		return "", "", newErr(KindInvalidPath, "path", p, errNoMount)
+	}
+	if name == "" {
+		return fs, "", nil
+	}
+	if err := ValidateName(name, maxName); err != nil {
+		return "", "", err
+	}
+	return fs, name, nil
+}
+
+// ValidateName checks a file name: no "/", "\", NUL or control characters,
+// not "." or "..", not a temporary file name, valid UTF-8, and at most max
+// bytes. The errors carry KindInvalidName ("Invalid filename") or
+// KindPathTooLong ("Path too long").
+func ValidateName(name string, max int) error {
+	if len(name) > max {
+		return newErr(KindPathTooLong, "name", name, errTooLong)
+	}
+	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, tempPrefix) ||
+		strings.ContainsAny(name, `/\`) || !validChars(name) {
+		return newErr(KindInvalidName, "name", name, errBadName)
+	}
+	return nil
+}
+
+func validChars(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
