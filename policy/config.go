@@ -26,90 +26,90 @@ import (
 type Config struct {
 	// DataDir holds host-backed file systems, host keys and device state.
 	// Relative paths are taken relative to the configuration file.
-	DataDir string `toml:"data_dir"`
+	DataDir string `toml:"data_dir,omitempty"`
 
-	SSH    SSH     `toml:"ssh"`
-	Limits Limits  `toml:"limits"`
-	Mem    Mem     `toml:"mem"`
-	Names  Names   `toml:"names"`
-	Mounts []Mount `toml:"mount"`
-	Users  []User  `toml:"user"`
+	SSH    SSH     `toml:"ssh,omitempty"`
+	Limits Limits  `toml:"limits,omitempty"`
+	Mem    Mem     `toml:"mem,omitempty"`
+	Names  Names   `toml:"names,omitempty"`
+	Mounts []Mount `toml:"mount,omitempty"`
+	Users  []User  `toml:"user,omitempty"`
 }
 
 // SSH configures the SSH/SFTP front end.
 type SSH struct {
 	// Listen is the address, e.g. "127.0.0.1:2222"; empty turns SSH off.
 	// The --ssh-addr flag overrides it.
-	Listen string `toml:"listen"`
+	Listen string `toml:"listen,omitempty"`
 	// HostKeyRSA also generates and offers an RSA-3072 host key
 	// (rsa-sha2-256/512 only, never ssh-rsa with SHA-1).
-	HostKeyRSA bool `toml:"host_key_rsa"`
+	HostKeyRSA bool `toml:"host_key_rsa,omitempty"`
 	// ChaCha20 offers chacha20-poly1305@openssh.com. Off by default:
 	// OpenSSH clients prefer it and x/crypto's implementation is several
 	// times slower than AES-GCM (DESIGN §5).
 	ChaCha20 bool `toml:"chacha20"`
 	// MaxAuthTries is the number of authentication attempts per
 	// connection (default 3).
-	MaxAuthTries int `toml:"max_auth_tries"`
+	MaxAuthTries int `toml:"max_auth_tries,omitempty"`
 	// WinSCPSetstat answers a times-only SETSTAT with OK without doing it:
 	// "auto" (default) for clients whose version string names WinSCP,
 	// "on" for all clients, "off" for none.
-	WinSCPSetstat string `toml:"winscp_setstat"`
+	WinSCPSetstat string `toml:"winscp_setstat,omitempty"`
 }
 
 // Limits bound what peers can hold.
 type Limits struct {
-	MaxSessions      int           `toml:"max_sessions"`        // all front ends together (default 16)
-	MaxSessionsPerIP int           `toml:"max_sessions_per_ip"` // default 4
-	IdleTimeout      time.Duration `toml:"idle_timeout"`        // no traffic at all (default 10m)
-	HandshakeTimeout time.Duration `toml:"handshake_timeout"`   // connect to authenticated (default 20s)
-	LoginFailDelay   time.Duration `toml:"login_fail_delay"`    // after each failed attempt (default 1s)
+	MaxSessions      int           `toml:"max_sessions,omitempty"`        // all front ends together (default 16)
+	MaxSessionsPerIP int           `toml:"max_sessions_per_ip,omitempty"` // default 4
+	IdleTimeout      time.Duration `toml:"idle_timeout,omitempty"`        // no traffic at all (default 10m)
+	HandshakeTimeout time.Duration `toml:"handshake_timeout,omitempty"`   // connect to authenticated (default 20s)
+	LoginFailDelay   time.Duration `toml:"login_fail_delay,omitempty"`    // after each failed attempt (default 1s)
 }
 
 // Mem sizes the staging buffer (the manual's TEMP-BUFF).
 type Mem struct {
-	MaxBytes int64 `toml:"max_bytes"` // default 256 MiB
+	MaxBytes int64 `toml:"max_bytes,omitempty"` // default 256 MiB
 }
 
 // Names limits file names.
 type Names struct {
-	MaxLen int `toml:"max_len"` // default 64 bytes
+	MaxLen int `toml:"max_len,omitempty"` // default 64 bytes
 }
 
 // Mount is a host-backed file system. mem, tst and ts1 are built in and
 // always mounted; they may not be listed here.
 type Mount struct {
-	Name      string `toml:"name"`      // dsk, bio, fda, fco or smc
-	Path      string `toml:"path"`      // host directory; default DataDir/Name
-	Exclusive bool   `toml:"exclusive"` // one operation at a time: others get "Filesystem busy"
+	Name      string `toml:"name,omitempty"`      // dsk, bio, fda, fco or smc
+	Path      string `toml:"path,omitempty"`      // host directory; default DataDir/Name
+	Exclusive bool   `toml:"exclusive,omitempty"` // one operation at a time: others get "Filesystem busy"
 }
 
 // User is an account. Passwords are stored only as hashes.
 type User struct {
-	Name string `toml:"name"`
+	Name string `toml:"name,omitempty"`
 	// PasswordHash is a bcrypt ("$2a$…") or argon2id ("$argon2id$…") hash.
 	// Empty means no password login.
-	PasswordHash   string   `toml:"password_hash"`
-	AuthorizedKeys []string `toml:"authorized_keys"` // authorized_keys lines
-	Level          Level    `toml:"level"`
+	PasswordHash   string   `toml:"password_hash,omitempty"`
+	AuthorizedKeys []string `toml:"authorized_keys,omitempty"` // authorized_keys lines
+	Level          Level    `toml:"level,omitempty"`
 	// FileSystems is the sandbox: the file systems this user sees.
 	// Empty means all.
-	FileSystems []string `toml:"filesystems"`
+	FileSystems []string `toml:"filesystems,omitempty"`
 	// Incoming is an upload-only file system (mTCP's "incoming"): the
 	// user may write there but not read, list other files, or delete.
-	Incoming string `toml:"incoming"`
+	Incoming string `toml:"incoming,omitempty"`
 	// Permissions override the level's defaults per operation.
-	Permissions Permissions `toml:"permissions"`
+	Permissions Permissions `toml:"permissions,omitempty"`
 }
 
 // Permissions are per-operation overrides; nil keeps the level default.
 type Permissions struct {
-	List   *bool `toml:"list"`
-	Read   *bool `toml:"read"`
-	Write  *bool `toml:"write"`
-	Delete *bool `toml:"delete"`
-	Rename *bool `toml:"rename"`
-	Commit *bool `toml:"commit"`
+	List   *bool `toml:"list,omitempty"`
+	Read   *bool `toml:"read,omitempty"`
+	Write  *bool `toml:"write,omitempty"`
+	Delete *bool `toml:"delete,omitempty"`
+	Rename *bool `toml:"rename,omitempty"`
+	Commit *bool `toml:"commit,omitempty"`
 }
 
 // Mount names known to the manual (§3.1). mem, tst and ts1 are built in.
