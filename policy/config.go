@@ -150,7 +150,11 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("%w: %s:%d: %s", ErrConfig, name, pe.Position.Line, pe.Message)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, strings.TrimPrefix(err.Error(), "toml: "))
+		msg := strings.TrimPrefix(err.Error(), "toml: ")
+		if m := lineErr.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("%w: %s:%s: %s", ErrConfig, name, m[1], m[2])
+		}
+		return nil, fmt.Errorf("%w: %s: %s", ErrConfig, name, msg)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0]
@@ -161,6 +165,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// lineErr matches the decoder's type errors, "line N (last key ...): ...".
+var lineErr = regexp.MustCompile(`^line (\d+) (.*)$`)
 
 // keyLine finds the line of an undecoded key; the decoder does not report
 // positions for keys it did not use. Tables are matched by their header.
