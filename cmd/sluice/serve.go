@@ -26,6 +26,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sshAddr := fs.String("ssh-addr", policy.DefaultSSHListen, "SSH listen address; empty turns SSH off")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (profiling; off by default)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -67,6 +68,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.SSH.Listen = *sshAddr
 	} else if cfg.SSH.Listen == "" {
 		cfg.SSH.Listen = policy.DefaultSSHListen
+	}
+	if *pprofAddr != "" {
+		stop, err := startPprof(*pprofAddr, log)
+		if err != nil {
+			return usageError{err}
+		}
+		defer stop()
 	}
 	return runServer(ctx, cfg, log)
 }
