@@ -159,7 +159,7 @@ func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from,
 		return nil, 0, sided(err, SideTarget)
 	}
 	h := sha256.New()
-	n, err := copyTo(b, h, r)
+	n, err := copyTo(b, h, r, f.fault)
 	if err != nil {
 		b.abort()
 		return nil, 0, err
@@ -189,8 +189,8 @@ func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from,
 const copyBuf = 1 << 20
 
 // copyTo copies r into the backend at increasing offsets and into h.
-func copyTo(b backend, h hash.Hash, r *Reader) (int64, error) {
-	w := io.MultiWriter(io.NewOffsetWriter(b, 0), h)
+func copyTo(b backend, h hash.Hash, r *Reader, fault func(Stage)) (int64, error) {
+	w := io.MultiWriter(&faultWriter{w: io.NewOffsetWriter(b, 0), fault: fault}, h)
 	n, err := copyFrom(w, r)
 	if err != nil {
 		if errors.Is(err, errReadSource) {
@@ -199,6 +199,22 @@ func copyTo(b backend, h hash.Hash, r *Reader) (int64, error) {
 		return n, sided(ioErr("rename", "", err), SideTarget)
 	}
 	return n, nil
+}
+
+// faultWriter reports StagePartial after the first write.
+type faultWriter struct {
+	w      io.Writer
+	fault  func(Stage)
+	called bool
+}
+
+func (f *faultWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if !f.called && n > 0 {
+		f.called = true
+		f.fault(StagePartial)
+	}
+	return n, err
 }
 
 var errReadSource = errors.New("read source")

@@ -34,7 +34,21 @@ type Config struct {
 	NameMax int        // 0 means policy.DefaultNameMax
 	Logger  hclog.Logger
 	Audit   hclog.Logger // the "audit" logger; nil discards
+	// FaultHook, if set, is called at each Stage of a commit. Crash tests
+	// use it to kill the process at an exact point; production leaves it
+	// nil.
+	FaultHook func(Stage)
 }
+
+// Stage is a point in a commit to a host file system.
+type Stage string
+
+// The stages, in order.
+const (
+	StagePartial Stage = "partial" // part of the data is in the temporary file
+	StageSynced  Stage = "synced"  // the temporary file is complete and fsynced
+	StageRenamed Stage = "renamed" // renamed over the target, directory not yet fsynced
+)
 
 // Session is the identity an operation runs under.
 type Session struct {
@@ -80,6 +94,7 @@ type FS struct {
 	log     hclog.Logger
 	audit   hclog.Logger
 	started time.Time
+	fault   func(Stage)
 
 	mu      sync.Mutex
 	writers map[string]bool // "fs/name" with an open writer or a rename in progress
@@ -99,6 +114,10 @@ func New(cfg Config) (*FS, error) {
 		audit:   cfg.Audit,
 		started: time.Now(),
 		writers: map[string]bool{},
+		fault:   cfg.FaultHook,
+	}
+	if f.fault == nil {
+		f.fault = func(Stage) {}
 	}
 	if f.nameMax == 0 {
 		f.nameMax = policy.DefaultNameMax

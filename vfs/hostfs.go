@@ -115,18 +115,20 @@ func (h *hostFS) createTemp() (*os.File, string, error) {
 // commitTemp makes the temporary file the named file: fsync, close,
 // rename, fsync of the directory. On error the temporary file is removed
 // and the old file, if any, is untouched.
-func (h *hostFS) commitTemp(f *os.File, tmp, name string) error {
+func (h *hostFS) commitTemp(f *os.File, tmp, name string, fault func(Stage)) error {
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
+		fault(StageSynced)
 		err = h.root.Rename(tmp, name)
 	}
 	if err != nil {
 		_ = h.root.Remove(tmp)
 		return err
 	}
+	fault(StageRenamed)
 	return atomicfile.SyncDir(h.dir)
 }
 

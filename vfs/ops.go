@@ -296,7 +296,7 @@ func (f *FS) newBackend(s *Session, m *mount, name, p string) (backend, error) {
 		if err != nil {
 			return nil, ioErr("open", p, err)
 		}
-		return &hostWriter{File: file, h: m.host, tmp: tmp, name: name}, nil
+		return &hostWriter{File: file, h: m.host, tmp: tmp, name: name, fault: f.fault}, nil
 	case kindMem:
 		if err := f.memOwner(s, name, "open", p, true); err != nil {
 			return nil, err
@@ -334,9 +334,10 @@ type hostWriter struct {
 	*os.File
 	h         *hostFS
 	tmp, name string
+	fault     func(Stage)
 }
 
-func (w *hostWriter) commit() error { return w.h.commitTemp(w.File, w.tmp, w.name) }
+func (w *hostWriter) commit() error { return w.h.commitTemp(w.File, w.tmp, w.name, w.fault) }
 func (w *hostWriter) abort()        { w.h.abortTemp(w.File, w.tmp) }
 
 type memWriter struct{ *mem.Writer }

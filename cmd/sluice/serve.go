@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -121,7 +122,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		return usageError{fmt.Errorf("mem: %w", err)}
 	}
 	tree, err := vfs.New(vfs.Config{Mounts: cfg.Mounts, Mem: store, NameMax: cfg.Names.MaxLen,
-		Logger: log.Named("vfs"), Audit: audit})
+		Logger: log.Named("vfs"), Audit: audit, FaultHook: faultHook(log)})
 	if err != nil {
 		return err
 	}
@@ -160,4 +161,20 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		return err
 	}
 	return nil
+}
+
+// faultHook returns the crash-test hook: with SLUICE_FAULT_STAGE set to a
+// commit stage (partial, synced, renamed), the process kills itself with
+// SIGKILL when a commit reaches it. Used only by the crash-safety tests.
+func faultHook(log hclog.Logger) func(vfs.Stage) {
+	stage := vfs.Stage(os.Getenv("SLUICE_FAULT_STAGE"))
+	if stage == "" {
+		return nil
+	}
+	log.Warn("crash test mode: will kill itself at a commit stage", "stage", stage)
+	return func(s vfs.Stage) {
+		if s == stage {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 }
