@@ -27,6 +27,7 @@ type guard struct {
 	compat bool // acknowledge times-only SETSTAT (WinSCP)
 
 	pending []byte // bytes of the current forwarded frame not yet read
+	stream  int    // bytes of a WRITE body still to pass straight from r
 
 	mu       sync.Mutex
 	handles  map[string]byte // open handle → fxpOpen with read/write mode byte, or fxpOpendir
@@ -58,6 +59,14 @@ func newGuard(ch io.ReadWriteCloser, log hclog.Logger, compat bool) *guard {
 
 // Read hands the library the next frame that it should see.
 func (g *guard) Read(p []byte) (int, error) {
+	if len(g.pending) == 0 && g.stream > 0 {
+		n, err := g.r.Read(p[:min(len(p), g.stream)])
+		g.stream -= n
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
 	for len(g.pending) == 0 {
 		f, err := g.next()
 		if err != nil {
@@ -99,6 +108,21 @@ func (g *guard) next() ([]byte, error) {
 			}
 			continue
 		}
+		if fwd, out, ok := g.peekWrite(n); ok {
+			if fwd {
+				// Stream the body: the data goes from the channel to
+				// the library's buffer with no copy of ours.
+				g.stream = int(n)
+				return lb[:], nil
+			}
+			if _, err := io.CopyN(io.Discard, g.r, int64(n)); err != nil {
+				return nil, err
+			}
+			if err := g.reply(out); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		frame := make([]byte, 4+n)
 		copy(frame, lb[:])
 		if _, err := io.ReadFull(g.r, frame[4:]); err != nil {
@@ -133,6 +157,11 @@ func (g *guard) inspect(frame []byte) (forward bool, out []byte) {
 		g.log.Warn("malformed frame", "type", firstByte(body), "error", err)
 		return false, statusFrame(id, fxBadMessage, msg)
 	}
+	return g.decide(req)
+}
+
+// decide applies the manual's rules to a well-formed request.
+func (g *guard) decide(req request) (forward bool, out []byte) {
 	id := req.id
 	unsupported := statusFrame(id, fxOpUnsupported, msgUnsupported)
 	switch req.typ {
@@ -227,6 +256,31 @@ func (g *guard) forward(req request) (bool, []byte) {
 	g.inflight[req.id] = req.typ
 	g.mu.Unlock()
 	return true, nil
+}
+
+// peekWrite decides a WRITE frame of body length n from its first bytes,
+// without reading the data. ok is false for anything else (or a WRITE
+// whose fields do not add up exactly), which then takes the general path.
+func (g *guard) peekWrite(n uint32) (forward bool, out []byte, ok bool) {
+	const maxPrefix = 1 + 4 + 4 + 256 + 8 + 4
+	if n < 1+4+4+8+4 {
+		return false, nil, false
+	}
+	b, _ := g.r.Peek(int(min(n, maxPrefix)))
+	if len(b) < 1+4+4 || b[0] != fxpWrite {
+		return false, nil, false
+	}
+	hl := int(binary.BigEndian.Uint32(b[5:9]))
+	if hl > 256 || len(b) < 9+hl+12 {
+		return false, nil, false
+	}
+	dl := binary.BigEndian.Uint32(b[9+hl+8:])
+	if uint64(9+hl+12)+uint64(dl) != uint64(n) {
+		return false, nil, false
+	}
+	req := request{typ: fxpWrite, id: binary.BigEndian.Uint32(b[1:5]), handle: string(b[9 : 9+hl])}
+	forward, out = g.decide(req)
+	return forward, out, true
 }
 
 // reply writes a frame of the guard's own.
