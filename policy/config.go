@@ -64,6 +64,7 @@ type Limits struct {
 	IdleTimeout      time.Duration `toml:"idle_timeout,omitempty"`        // no traffic at all (default 10m)
 	HandshakeTimeout time.Duration `toml:"handshake_timeout,omitempty"`   // connect to authenticated (default 20s)
 	LoginFailDelay   time.Duration `toml:"login_fail_delay,omitempty"`    // after each failed attempt (default 1s)
+	MaxFileBytes     int64         `toml:"max_file_bytes,omitempty"`      // largest file any upload may create (default 4 GiB)
 }
 
 // Mem sizes the staging buffer (the manual's TEMP-BUFF).
@@ -125,6 +126,7 @@ const (
 	DefaultNameMax       = 64
 	DefaultMaxSessions   = 16
 	DefaultMaxSessionsIP = 4
+	DefaultMaxFile       = 4 << 30
 )
 
 // ErrConfig marks configuration errors.
@@ -215,7 +217,11 @@ func (c *Config) fill(base string) error {
 	setDur(&l.IdleTimeout, 10*time.Minute)
 	setDur(&l.HandshakeTimeout, 20*time.Second)
 	setDur(&l.LoginFailDelay, time.Second)
-	if l.MaxSessions < 0 || l.MaxSessionsPerIP < 0 || l.IdleTimeout < 0 || l.HandshakeTimeout < 0 || l.LoginFailDelay < 0 {
+	if l.MaxFileBytes == 0 {
+		l.MaxFileBytes = DefaultMaxFile
+	}
+	if l.MaxFileBytes < 0 ||
+		l.MaxSessions < 0 || l.MaxSessionsPerIP < 0 || l.IdleTimeout < 0 || l.HandshakeTimeout < 0 || l.LoginFailDelay < 0 {
 		return errors.New("limits must not be negative")
 	}
 	if c.Mem.MaxBytes == 0 {

@@ -243,6 +243,10 @@ func (g *guard) opens(id uint32, mode byte) (bool, []byte) {
 	if len(g.handles)+len(g.opening) >= maxHandles {
 		return false, statusFrame(id, fxFailure, msgNoHandle)
 	}
+	if _, dup := g.inflight[id]; dup {
+		// The reply could not be matched to its OPEN: refuse the second.
+		return false, statusFrame(id, fxFailure, msgNoHandle)
+	}
 	g.opening[id] = mode
 	g.inflight[id] = fxpOpen
 	if mode == modeDir {

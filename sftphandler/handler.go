@@ -5,9 +5,11 @@ package sftphandler
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -67,18 +69,20 @@ type handler struct {
 }
 
 // Fileread opens a file for READ.
-func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+func (h *handler) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
+	defer h.recoverTo(&err)
 	rd, err := h.store.OpenRead(h.sess, r.Filepath)
 	if err != nil {
 		h.log.Debug("open for read refused", "path", r.Filepath, "error", err)
 		return nil, toStatus(opOpen, err)
 	}
-	return &readHandle{rd}, nil
+	return &readHandle{r: rd, h: h}, nil
 }
 
 // Filewrite opens a file for WRITE. The guard has already refused OPEN
 // with both or neither of READ and WRITE.
-func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
+func (h *handler) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
+	defer h.recoverTo(&err)
 	w, err := h.store.OpenWrite(h.sess, r.Filepath)
 	if err != nil {
 		h.log.Debug("open for write refused", "path", r.Filepath, "error", err)
@@ -92,7 +96,8 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 
 // Filecmd handles RENAME, REMOVE and the FSETSTAT{size} the guard lets
 // through; the rest is refused as the manual says.
-func (h *handler) Filecmd(r *sftp.Request) error {
+func (h *handler) Filecmd(r *sftp.Request) (err error) {
+	defer h.recoverTo(&err)
 	switch r.Method {
 	case "Rename":
 		res, err := h.store.Rename(h.sess, r.Filepath, r.Target)
@@ -127,6 +132,17 @@ func (h *handler) Filecmd(r *sftp.Request) error {
 	return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
 }
 
+// recoverTo turns a panic in a handler into a FAILURE reply and an error
+// log. pkg/sftp runs handlers on its own worker goroutines, where a panic
+// would end the whole process; this is the per-request equivalent of the
+// per-connection recover in sshd.
+func (h *handler) recoverTo(err *error) {
+	if r := recover(); r != nil {
+		h.log.Error("panic in sftp handler", "panic", r, "stack", string(debug.Stack()))
+		*err = status(sftp.ErrSSHFxFailure, msgOpenFailed, fmt.Errorf("panic: %v", r))
+	}
+}
+
 // PosixRename refuses: posix-rename@openssh.com is not advertised, but the
 // library decodes it anyway.
 func (h *handler) PosixRename(*sftp.Request) error {
@@ -134,7 +150,8 @@ func (h *handler) PosixRename(*sftp.Request) error {
 }
 
 // Filelist serves OPENDIR/READDIR ("List") and STAT ("Stat").
-func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+func (h *handler) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
+	defer h.recoverTo(&err)
 	switch r.Method {
 	case "List":
 		infos, err := h.store.List(h.sess, r.Filepath)
@@ -183,10 +200,14 @@ func (l lister) ListAt(out []os.FileInfo, off int64) (int, error) {
 }
 
 // readHandle adapts a vfs.Reader to pkg/sftp's reader.
-type readHandle struct{ r *vfs.Reader }
+type readHandle struct {
+	r *vfs.Reader
+	h *handler
+}
 
-func (h *readHandle) ReadAt(p []byte, off int64) (int, error) {
-	n, err := h.r.ReadAt(p, off)
+func (h *readHandle) ReadAt(p []byte, off int64) (n int, err error) {
+	defer h.h.recoverTo(&err)
+	n, err = h.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
 		return n, toStatus(opRead, err)
 	}
@@ -205,8 +226,9 @@ type writeHandle struct {
 	err  error // set by TransferError
 }
 
-func (h *writeHandle) WriteAt(p []byte, off int64) (int, error) {
-	n, err := h.w.WriteAt(p, off)
+func (h *writeHandle) WriteAt(p []byte, off int64) (n int, err error) {
+	defer h.h.recoverTo(&err)
+	n, err = h.w.WriteAt(p, off)
 	if err != nil {
 		return n, toStatus(opWrite, err)
 	}

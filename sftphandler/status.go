@@ -56,6 +56,8 @@ const (
 	msgReadEOF         = "Read end of file"
 	msgNoMoreFiles     = "No more files"
 	msgNotEnoughMemory = "Not enough memory to process READDIR"
+	msgPastEOF         = "Unable to set offset past eof"
+	msgSeekFailed      = "Unable to seek offset in file"
 )
 
 // statusError is how a handler gives pkg/sftp an exact code and text: the
@@ -140,6 +142,11 @@ func toStatus(o op, err error) error {
 		case opRename:
 			return status(sftp.ErrSSHFxFailure, msgWriteTarget, err)
 		}
+	case vfs.KindOffset:
+		if o == opRead {
+			return status(sftp.ErrSSHFxFailure, msgSeekFailed, err)
+		}
+		return status(sftp.ErrSSHFxFailure, msgPastEOF, err)
 	case vfs.KindIsDir:
 		if o == opRemove {
 			return status(sftp.ErrSSHFxFailure, msgRemoveFailed, err)

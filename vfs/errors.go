@@ -23,10 +23,11 @@ const (
 	KindUnsupported             // operation the device does not have
 	KindIsDir                   // a file operation on a directory
 	KindIdentical               // rename onto itself
+	KindOffset                  // offset or size negative or past the file size limit
 )
 
 var kindNames = [...]string{"io", "not found", "invalid path", "invalid name", "path too long",
-	"busy", "denied", "no space", "unsupported", "is a directory", "identical paths"}
+	"busy", "denied", "no space", "unsupported", "is a directory", "identical paths", "bad offset"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

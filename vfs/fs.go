@@ -32,8 +32,12 @@ type Config struct {
 	Mounts  []policy.Mount
 	Mem     *mem.Store // required
 	NameMax int        // 0 means policy.DefaultNameMax
-	Logger  hclog.Logger
-	Audit   hclog.Logger // the "audit" logger; nil discards
+	// MaxFileBytes bounds a file written to any file system (offsets and
+	// sizes past it are refused); 0 means policy.DefaultMaxFile. /mem is
+	// bounded by its own size as well.
+	MaxFileBytes int64
+	Logger       hclog.Logger
+	Audit        hclog.Logger // the "audit" logger; nil discards
 	// FaultHook, if set, is called at each Stage of a commit. Crash tests
 	// use it to kill the process at an exact point; production leaves it
 	// nil.
@@ -91,6 +95,7 @@ type FS struct {
 	order   []string // mount names for the "/" listing
 	mem     *mem.Store
 	nameMax int
+	maxFile int64
 	log     hclog.Logger
 	audit   hclog.Logger
 	started time.Time
@@ -118,6 +123,10 @@ func New(cfg Config) (*FS, error) {
 	}
 	if f.fault == nil {
 		f.fault = func(Stage) {}
+	}
+	f.maxFile = cfg.MaxFileBytes
+	if f.maxFile <= 0 {
+		f.maxFile = policy.DefaultMaxFile
 	}
 	if f.nameMax == 0 {
 		f.nameMax = policy.DefaultNameMax

@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,9 @@ type Reader struct {
 
 // ReadAt reads from the file.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, newErr(KindOffset, "read", "", errNegativeOffset)
+	}
 	n, err := r.ra.ReadAt(p, off)
 	r.n.Add(int64(n))
 	return n, err
@@ -201,6 +205,7 @@ type backend interface {
 // accepts any offset, in any order.
 type Writer struct {
 	b       backend
+	max     int64 // file size limit
 	unlock  func()
 	release func()
 	done    func(n int64, d time.Duration, err error)
@@ -211,6 +216,9 @@ type Writer struct {
 
 // WriteAt writes p at off.
 func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > w.max-int64(len(p)) {
+		return 0, newErr(KindOffset, "write", "", errFileTooLarge)
+	}
 	n, err := w.b.WriteAt(p, off)
 	w.n.Add(int64(n))
 	if err != nil {
@@ -220,7 +228,15 @@ func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // Truncate sets the file's length.
-func (w *Writer) Truncate(size int64) error { return w.b.Truncate(size) }
+func (w *Writer) Truncate(size int64) error {
+	if size < 0 || size > w.max {
+		return newErr(KindOffset, "truncate", "", errFileTooLarge)
+	}
+	if err := w.b.Truncate(size); err != nil {
+		return ioErr("truncate", "", err)
+	}
+	return nil
+}
 
 // Close commits the file.
 func (w *Writer) Close() error {
@@ -277,7 +293,10 @@ func (f *FS) OpenWrite(s *Session, p string) (*Writer, error) {
 		release()
 		return nil, err
 	}
-	w := &Writer{b: b, unlock: unlock, release: release, start: time.Now()}
+	w := &Writer{b: b, max: f.maxFile, unlock: unlock, release: release, start: time.Now()}
+	if m.kind == kindMem {
+		w.max = math.MaxInt64 // the staging buffer bounds itself: "no space"
+	}
 	w.done = func(n int64, d time.Duration, err error) {
 		result := "ok"
 		if err != nil {

@@ -18,6 +18,9 @@ var (
 	errNested   = errors.New("file systems are flat")
 	errNoMount  = errors.New("no such file system")
 	errRootFile = errors.New("the root holds no files")
+
+	errNegativeOffset = errors.New("negative offset")
+	errFileTooLarge   = errors.New("past the file size limit")
 )
 
 // Split parses an absolute device path into its file system and file name.
@@ -30,14 +33,16 @@ func Split(p string, maxName int) (fs, name string, err error) {
 		return "", "", nil
 	}
 	fs, name, _ = strings.Cut(p, "/")
-	fs = strings.ToLower(fs)
 	name = strings.TrimRight(name, "/")
 	if strings.Contains(name, "/") {
 		return "", "", newErr(KindInvalidPath, "path", p, errNested)
 	}
-	if fs == "." || fs == ".." || !validChars(fs) {
+	// Mount names are ASCII letters and digits; checking before folding
+	// keeps invalid bytes and Unicode case folds (K, U+212A) out.
+	if !asciiAlnum(fs) {
 		return "", "", newErr(KindInvalidPath, "path", p, errNoMount)
 	}
+	fs = strings.ToLower(fs)
 	if name == "" {
 		return fs, "", nil
 	}
@@ -60,6 +65,16 @@ func ValidateName(name string, max int) error {
 		return newErr(KindInvalidName, "name", name, errBadName)
 	}
 	return nil
+}
+
+func asciiAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func validChars(s string) bool {

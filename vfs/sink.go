@@ -85,6 +85,9 @@ func newRandomFile(fsName, name string, size int64) *randomFile {
 }
 
 func (r *randomFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errNegativeOffset
+	}
 	if off >= r.size {
 		return 0, io.EOF
 	}
@@ -127,6 +130,9 @@ type sinkWriter struct {
 }
 
 func (w *sinkWriter) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errNegativeOffset
+	}
 	w.mu.Lock()
 	if e := off + int64(len(p)); e > w.end {
 		w.end = e
@@ -136,6 +142,9 @@ func (w *sinkWriter) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (w *sinkWriter) Truncate(size int64) error {
+	if size < 0 {
+		return errNegativeOffset
+	}
 	w.mu.Lock()
 	w.end = size
 	w.mu.Unlock()

@@ -121,7 +121,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 	if err != nil {
 		return usageError{fmt.Errorf("mem: %w", err)}
 	}
-	tree, err := vfs.New(vfs.Config{Mounts: cfg.Mounts, Mem: store, NameMax: cfg.Names.MaxLen,
+	tree, err := vfs.New(vfs.Config{Mounts: cfg.Mounts, Mem: store, NameMax: cfg.Names.MaxLen, MaxFileBytes: cfg.Limits.MaxFileBytes,
 		Logger: log.Named("vfs"), Audit: audit, FaultHook: faultHook(log)})
 	if err != nil {
 		return err
