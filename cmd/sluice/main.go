@@ -5,6 +5,7 @@
 //	sluice user add NAME --level supervisor|guest|viewer [--password-stdin] [--authorized-key FILE]
 //	sluice keys   [--config FILE] [--data DIR]
 //	sluice config [--config FILE] [--data DIR]
+//	sluice image build|inspect|keygen ...   (see docs/image-format.md)
 //
 // Exit status: 0 success, 1 runtime failure, 2 bad command line or
 // configuration.
@@ -53,13 +54,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userAdd(args[1:], stdin, stdout)
 	case "keys":
 		return keys(args, stdout)
+	case "image":
+		return imageCmd(args, stdin, stdout)
 	case "config":
 		return showConfig(args, stdout)
 	case "help":
-		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|config] [flags]; see docs/operations.md")
+		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|config|image build|image inspect|image keygen] [flags]; see docs/operations.md")
 		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, config)", cmd)}
+	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, config, image)", cmd)}
 }
 
 // common holds the flags every subcommand shares.
