@@ -10,6 +10,7 @@ package policy
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/sluice/sluice/image"
 )
 
 // Config is the whole configuration file. Field comments are the reference
@@ -32,6 +34,8 @@ type Config struct {
 	Limits Limits  `toml:"limits,omitempty"`
 	Mem    Mem     `toml:"mem,omitempty"`
 	Names  Names   `toml:"names,omitempty"`
+	Device Device  `toml:"device,omitempty"`
+	Checks Checks  `toml:"checks,omitempty"`
 	Mounts []Mount `toml:"mount,omitempty"`
 	Users  []User  `toml:"user,omitempty"`
 }
@@ -75,6 +79,35 @@ type Mem struct {
 // Names limits file names.
 type Names struct {
 	MaxLen int `toml:"max_len,omitempty"` // default 64 bytes
+}
+
+// Device is the identity the image checks compare known files with
+// (DESIGN §4). Zero values are the strictest, not "anything goes".
+type Device struct {
+	SystemID    string   `toml:"system_id,omitempty"`     // SITE SYSTID
+	HardwareID  uint32   `toml:"hardware_id,omitempty"`   // must be among an image's hardware IDs
+	HWLevel     uint32   `toml:"hw_level,omitempty"`      // level applications, firmware and boot images must reach
+	BIOSHWLevel uint32   `toml:"bios_hw_level,omitempty"` // level BIOS images must reach; 0: hw_level
+	BIOSVersion string   `toml:"bios_version,omitempty"`  // running BIOS, e.g. "2.1"
+	Profile     string   `toml:"profile,omitempty"`       // profile extension, e.g. "STD"
+	TrustedKeys []string `toml:"trusted_keys,omitempty"`  // ed25519 public keys ("ssh-ed25519 AAAA..." lines)
+
+	// Parsed forms, filled by Load.
+	BIOS image.Version       `toml:"-"`
+	Keys []ed25519.PublicKey `toml:"-"`
+}
+
+// Checks is the manual's CHECK set (§2.1.4) plus SIGNATURE.
+type Checks struct {
+	// Enabled lists check names applied in order from none: "all", "none",
+	// a name, or "no NAME" to remove one. Default ["all"] (without
+	// "signature" while device.trusted_keys is empty).
+	Enabled []string `toml:"enabled,omitempty"`
+	// AllowDeleteActive lets a supervisor delete the active boot
+	// application. Default false: refused.
+	AllowDeleteActive bool `toml:"allow_delete_active,omitempty"`
+
+	On image.Check `toml:"-"` // parsed Enabled, filled by Load
 }
 
 // Mount is a host-backed file system. mem, tst and ts1 are built in and
@@ -234,6 +267,9 @@ func (c *Config) fill(base string) error {
 	if c.Names.MaxLen < 1 || c.Names.MaxLen > 255 {
 		return errors.New("names.max_len must be 1..255")
 	}
+	if err := c.fillDevice(); err != nil {
+		return err
+	}
 	if c.Mounts == nil {
 		c.Mounts = []Mount{{Name: "dsk"}, {Name: "bio", Exclusive: true}}
 	}
@@ -321,4 +357,47 @@ func setDur(p *time.Duration, d time.Duration) {
 	if *p == 0 {
 		*p = d
 	}
+}
+
+func (c *Config) fillDevice() error {
+	d := &c.Device
+	var err error
+	if d.BIOSVersion != "" {
+		if d.BIOS, err = image.ParseVersion(d.BIOSVersion); err != nil {
+			return fmt.Errorf("device.bios_version: %v", err)
+		}
+	}
+	d.Keys = nil
+	for i, k := range d.TrustedKeys {
+		pk, err := image.ParsePublicKey([]byte(k))
+		if err != nil {
+			return fmt.Errorf("device.trusted_keys[%d]: %v", i, err)
+		}
+		d.Keys = append(d.Keys, pk)
+	}
+	enabled := c.Checks.Enabled
+	if enabled == nil {
+		// The default is ALL. SIGNATURE needs trusted keys; without any it
+		// is left out of the default (cmd logs a warning) rather than
+		// refusing every known file. Asking for it explicitly without
+		// keys is an error below.
+		enabled = []string{"all"}
+		if len(d.Keys) == 0 {
+			enabled = append(enabled, "no signature")
+		}
+	}
+	if c.Checks.On, err = image.ParseChecks(enabled); err != nil {
+		return fmt.Errorf("checks.enabled: %v", err)
+	}
+	if c.Checks.On&image.CheckSignature != 0 && len(d.Keys) == 0 {
+		return errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty (every known file would be refused); add a key or "no signature" to checks.enabled`)
+	}
+	return nil
+}
+
+// ImageDevice returns the device identity in the image package's terms.
+func (c *Config) ImageDevice() image.Device {
+	d := c.Device
+	return image.Device{SystemID: d.SystemID, HardwareID: d.HardwareID, HWLevel: d.HWLevel,
+		BIOSHWLevel: d.BIOSHWLevel, BIOSVersion: d.BIOS, Profile: d.Profile, TrustedKeys: d.Keys}
 }

@@ -1,7 +1,10 @@
 package sftphandler
 
 import (
+	"errors"
+
 	"github.com/pkg/sftp"
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/vfs"
 )
 
@@ -57,6 +60,7 @@ const (
 	msgNoMoreFiles     = "No more files"
 	msgNotEnoughMemory = "Not enough memory to process READDIR"
 	msgPastEOF         = "Unable to set offset past eof"
+	msgCheckSource     = "Unable to check source file"
 	msgSeekFailed      = "Unable to seek offset in file"
 )
 
@@ -142,6 +146,16 @@ func toStatus(o op, err error) error {
 		case opRename:
 			return status(sftp.ErrSSHFxFailure, msgWriteTarget, err)
 		}
+	case vfs.KindCheck:
+		// The image check's own text: the manual's RENAME list (§1.7), or
+		// "Check target path ..." for a direct OPEN.
+		var ce *image.CheckError
+		if errors.As(err, &ce) {
+			if ce.Failure() {
+				return status(sftp.ErrSSHFxFailure, ce.Text, err)
+			}
+			return status(sftp.ErrSSHFxPermissionDenied, ce.Text, err)
+		}
 	case vfs.KindOffset:
 		if o == opRead {
 			return status(sftp.ErrSSHFxFailure, msgSeekFailed, err)
@@ -162,6 +176,9 @@ func toStatus(o op, err error) error {
 	case opRemove:
 		return status(sftp.ErrSSHFxFailure, msgRemoveFailed, err)
 	case opRename:
+		if errors.Is(err, vfs.ErrCheckSource) {
+			return status(sftp.ErrSSHFxFailure, msgCheckSource, err)
+		}
 		return status(sftp.ErrSSHFxFailure, pick(msgRenameFailed, msgReadSource, msgWriteTarget), err)
 	}
 	return status(sftp.ErrSSHFxFailure, msgOpenFailed, err)

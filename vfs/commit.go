@@ -65,6 +65,9 @@ func (f *FS) Rename(s *Session, from, to string) (Result, error) {
 			return 0, sided(err, SideTarget)
 		}
 	}
+	if f.checked(dm, dname) {
+		return f.verifiedRename(s, sm, sname, dm, dname, from, to)
+	}
 	release, err := f.enter(sm, "rename", from)
 	if err != nil {
 		return 0, sided(err, SideSource)
@@ -167,21 +170,25 @@ func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from,
 	if err := b.commit(); err != nil {
 		return nil, 0, sided(ioErr("rename", to, err), SideTarget)
 	}
-	// The target is committed; a failure to remove the source loses
-	// nothing, so it is logged, not returned as a failed move.
-	var rerr error
+	f.removeSource(sm, sname, from)
+	return h.Sum(nil), n, nil
+}
+
+// removeSource ends a move. The target is committed; a failure to remove
+// the source loses nothing, so it is logged, not returned as a failed move.
+func (f *FS) removeSource(sm *mount, sname, from string) {
+	var err error
 	switch sm.kind {
 	case kindHost:
-		rerr = sm.host.remove(sname)
+		err = sm.host.remove(sname)
 	case kindMem:
-		rerr = f.mem.Remove(sname)
+		err = f.mem.Remove(sname)
 	default:
 		sm.sink.remove(sname)
 	}
-	if rerr != nil {
-		f.log.Warn("cannot remove moved source", "path", from, "error", rerr)
+	if err != nil {
+		f.log.Warn("cannot remove moved source", "path", from, "error", err)
 	}
-	return h.Sum(nil), n, nil
 }
 
 // copyBuf is the chunk size of a commit copy: large enough that syscalls

@@ -24,10 +24,11 @@ const (
 	KindIsDir                   // a file operation on a directory
 	KindIdentical               // rename onto itself
 	KindOffset                  // offset or size negative or past the file size limit
+	KindCheck                   // an image check refused the file; Err holds the *image.CheckError
 )
 
 var kindNames = [...]string{"io", "not found", "invalid path", "invalid name", "path too long",
-	"busy", "denied", "no space", "unsupported", "is a directory", "identical paths", "bad offset"}
+	"busy", "denied", "no space", "unsupported", "is a directory", "identical paths", "bad offset", "check failed"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

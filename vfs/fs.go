@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/policy"
 )
@@ -42,6 +43,14 @@ type Config struct {
 	// use it to kill the process at an exact point; production leaves it
 	// nil.
 	FaultHook func(Stage)
+
+	// Checks are the image checks on (manual §2.1.4); Device is the
+	// identity they compare with. StatePath is the device-state file;
+	// empty keeps the state in memory only (tests).
+	Checks            image.Check
+	Device            image.Device
+	StatePath         string
+	AllowDeleteActive bool
 }
 
 // Stage is a point in a commit to a host file system.
@@ -100,6 +109,10 @@ type FS struct {
 	audit   hclog.Logger
 	started time.Time
 	fault   func(Stage)
+	checks  image.Check
+	dev     image.Device
+	state   *deviceState
+	delAct  bool
 
 	mu      sync.Mutex
 	writers map[string]bool // "fs/name" with an open writer or a rename in progress
@@ -120,6 +133,9 @@ func New(cfg Config) (*FS, error) {
 		started: time.Now(),
 		writers: map[string]bool{},
 		fault:   cfg.FaultHook,
+		checks:  cfg.Checks,
+		dev:     cfg.Device,
+		delAct:  cfg.AllowDeleteActive,
 	}
 	if f.fault == nil {
 		f.fault = func(Stage) {}
@@ -150,6 +166,16 @@ func New(cfg Config) (*FS, error) {
 		}
 		f.mounts[name] = &mount{name: name, kind: kindHost, exclusive: m.Exclusive, host: h}
 	}
+	hosts := map[string]*hostFS{}
+	for n, m := range f.mounts {
+		hosts[n] = m.host
+	}
+	st, err := loadState(cfg.StatePath, hosts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("vfs: %w", err)
+	}
+	f.state = st
 	f.mounts["mem"] = &mount{name: "mem", kind: kindMem}
 	f.mounts["tst"] = &mount{name: "tst", kind: kindSink, sink: newSink("tst")}
 	f.mounts["ts1"] = &mount{name: "ts1", kind: kindSink, sink: newSink("ts1")}

@@ -278,6 +278,9 @@ func (f *FS) OpenWrite(s *Session, p string) (*Writer, error) {
 	if err := f.allow(s, policy.OpWrite, m.name, p, "open"); err != nil {
 		return nil, err
 	}
+	if f.checked(m, name) {
+		return nil, errTargetPath("open", p, name)
+	}
 	release, err := f.enter(m, "open", p)
 	if err != nil {
 		return nil, err
@@ -391,6 +394,9 @@ func (f *FS) Remove(s *Session, p string) error {
 	defer unlock()
 	switch m.kind {
 	case kindHost:
+		if f.isActiveApp(m, name) && !f.delAct {
+			return newErr(KindDenied, "remove", p, errors.New("the active boot application"))
+		}
 		err = m.host.remove(name)
 	case kindMem:
 		if err = f.memOwner(s, name, "remove", p, false); err == nil {

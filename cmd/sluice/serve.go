@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/hostkeys"
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/sshd"
@@ -105,7 +106,9 @@ func firstRun(cfgPath, data string, stdout io.Writer) error {
 	}
 	cfg := &policy.Config{
 		DataDir: dataDir,
-		Users:   []policy.User{{Name: "root", Level: policy.Supervisor, PasswordHash: hash}},
+		// A device identity to edit: the checks compare images with it.
+		Device: policy.Device{SystemID: "SLUICE", HardwareID: 1, HWLevel: 1, BIOSVersion: "1.0", Profile: "STD"},
+		Users:  []policy.User{{Name: "root", Level: policy.Supervisor, PasswordHash: hash}},
 	}
 	if err := policy.Write(cfgPath, cfg); err != nil {
 		return err
@@ -117,12 +120,18 @@ func firstRun(cfgPath, data string, stdout io.Writer) error {
 // runServer wires the packages together and serves until ctx ends.
 func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error {
 	audit := log.Named("audit")
+	log.Info("image checks", "on", cfg.Checks.On.String())
+	if cfg.Checks.On&image.CheckSignature == 0 && len(cfg.Device.Keys) == 0 {
+		log.Warn("signature check off: no device.trusted_keys configured")
+	}
 	store, err := mem.New(mem.Config{MaxBytes: cfg.Mem.MaxBytes})
 	if err != nil {
 		return usageError{fmt.Errorf("mem: %w", err)}
 	}
 	tree, err := vfs.New(vfs.Config{Mounts: cfg.Mounts, Mem: store, NameMax: cfg.Names.MaxLen, MaxFileBytes: cfg.Limits.MaxFileBytes,
-		Logger: log.Named("vfs"), Audit: audit, FaultHook: faultHook(log)})
+		Logger: log.Named("vfs"), Audit: audit, FaultHook: faultHook(log),
+		Checks: cfg.Checks.On, Device: cfg.ImageDevice(), AllowDeleteActive: cfg.Checks.AllowDeleteActive,
+		StatePath: filepath.Join(cfg.DataDir, "device-state.json")})
 	if err != nil {
 		return err
 	}

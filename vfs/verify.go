@@ -1,0 +1,226 @@
+package vfs
+
+import (
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sluice/sluice/image"
+	"github.com/sluice/sluice/policy"
+)
+
+// verifyChecks are the checks that verify a file (as opposed to the
+// actions PATH, RENAME, DELETE, SYSTEM). With any of them on, known files
+// reach dsk/bio only through a verified commit.
+const verifyChecks = image.CheckBIOS | image.CheckCRC | image.CheckFirmware | image.CheckHardware |
+	image.CheckHWSupported | image.CheckLength | image.CheckProfile | image.CheckUnknown |
+	image.CheckVersion | image.CheckSignature
+
+// checked reports whether writing name to m must go through the checks:
+// a known file (.BIN/.BFW) on a host-backed file system.
+func (f *FS) checked(m *mount, name string) bool {
+	return m.kind == kindHost && f.checks&verifyChecks != 0 && image.IsKnownName(name)
+}
+
+// errTargetPath is the refusal of a direct write of a known file (manual
+// §1.7 OPEN, §4.6): it must be staged in /mem and renamed.
+func errTargetPath(op, p, name string) error {
+	text := "Check target path for possible bios/application file"
+	if strings.HasSuffix(strings.ToUpper(name), ".BFW") {
+		text = "Check target path for possible firmware file"
+	}
+	return newErr(KindCheck, op, p, &image.CheckError{Check: image.CheckPath, Text: text, FTPCode: 550,
+		FTPText: "Unable to open file.", Detail: "known file written directly; stage it in /mem and rename"})
+}
+
+// ErrCheckSource wraps a failure to read or re-read the source while
+// checking it ("Unable to check source file").
+var ErrCheckSource = errors.New("unable to check source file")
+
+// verifiedRename is Rename for a known target on a checked file system.
+// The checks run on the source bytes before anything touches the target;
+// then PATH may redirect the target (BIOS to /bio, the rest to /dsk) and
+// RENAME may take the imprinted name; then the bytes are written once,
+// hashed in the same pass, checked again (CRC, signature), and committed
+// atomically with the device state. A failure leaves source and target
+// as they were. The caller has done the policy checks on both paths and
+// holds nothing.
+func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dname, from, to string) (Result, error) {
+	start := time.Now()
+	checksRun := "none"
+	fail := func(err error) (Result, error) {
+		f.audit.Info("commit", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
+			"source", from, "target", to, "checks", checksRun, "result", err.Error(), "detail", checkDetail(err))
+		return 0, err
+	}
+	release, err := f.enter(sm, "rename", from)
+	if err != nil {
+		return fail(sided(err, SideSource))
+	}
+	defer release()
+	unlock, err := f.lockWriter(sm, sname, "rename", from)
+	if err != nil {
+		return fail(sided(err, SideSource))
+	}
+	defer unlock()
+	r, err := f.openReader(sm, sname, from)
+	if err != nil {
+		return fail(sided(err, SideSource))
+	}
+	defer r.close()
+
+	im, err := image.Precheck(r.ra, r.size, dname, f.dev, f.state, f.checks)
+	if im != nil {
+		checksRun = image.Evaluated(im.Kind, f.checks).String()
+	}
+	if err != nil {
+		var ce *image.CheckError
+		if errors.As(err, &ce) {
+			return fail(newErr(KindCheck, "rename", to, err))
+		}
+		return fail(sided(newErr(KindIO, "rename", from, errors.Join(ErrCheckSource, err)), SideSource))
+	}
+
+	// PATH and RENAME (manual §2.1.4.9, §2.1.4.11).
+	tm, tname := dm, dname
+	if im != nil && f.checks&image.CheckPath != 0 {
+		if m, ok := f.mounts[image.TargetFS(im)]; ok && m.kind == kindHost && s.User.Sees(m.name) {
+			tm = m
+		}
+	}
+	if im != nil && f.checks&image.CheckRename != 0 && im.Name != "" {
+		tname = im.Name
+	}
+	target := join(tm.name, tname)
+	if tm != dm {
+		for _, op := range []policy.Op{policy.OpRename, policy.OpCommit} {
+			if err := f.allow(s, op, tm.name, target, "rename"); err != nil {
+				return fail(sided(err, SideTarget))
+			}
+		}
+	}
+	if tm == sm && tname == sname {
+		return fail(newErr(KindIdentical, "rename", target, nil))
+	}
+	if tm != sm {
+		releaseT, err := f.enter(tm, "rename", target)
+		if err != nil {
+			return fail(sided(err, SideTarget))
+		}
+		defer releaseT()
+	}
+	unlockT, err := f.lockWriter(tm, tname, "rename", target)
+	if err != nil {
+		return fail(sided(err, SideTarget))
+	}
+	defer unlockT()
+
+	d := im.NewDigest()
+	var res Result
+	if tm == sm {
+		// Same file system: verify in place, then rename; no copy.
+		res = Renamed
+		if _, err := copyFrom(d, r); err != nil {
+			return fail(sided(newErr(KindIO, "rename", from, errors.Join(ErrCheckSource, err)), SideSource))
+		}
+		if err := f.postcheck(im, d, target); err != nil {
+			return fail(err)
+		}
+		err = f.recordCommit(tm.host.dir+"/"+tname, d.FileSHA256(), im, func() error {
+			f.fault(StageSynced)
+			return tm.host.rename(sname, tname)
+		})
+		if err != nil {
+			return fail(sided(ioErr("rename", from, err), SideSource))
+		}
+	} else {
+		res = Moved
+		file, tmp, err := tm.host.createTemp()
+		if err != nil {
+			return fail(sided(ioErr("rename", target, err), SideTarget))
+		}
+		src := io.NewSectionReader(r.ra, 0, r.size)
+		if _, err := image.Copy(&faultWriter{w: file, fault: f.fault}, src, d); err != nil {
+			tm.host.abortTemp(file, tmp)
+			return fail(sided(ioErr("rename", target, err), SideTarget))
+		}
+		if err := f.postcheck(im, d, target); err != nil {
+			tm.host.abortTemp(file, tmp)
+			return fail(err)
+		}
+		err = f.recordCommit(tm.host.dir+"/"+tname, d.FileSHA256(), im, func() error {
+			return tm.host.commitTemp(file, tmp, tname, f.fault)
+		})
+		if err != nil {
+			return fail(sided(ioErr("rename", target, err), SideTarget))
+		}
+		f.removeSource(sm, sname, from)
+	}
+	sum := d.FileSHA256()
+	f.audit.Info("commit", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
+		"source", from, "target", target, "checks", checksRun, "bytes", r.size,
+		"sha256", hex.EncodeToString(sum[:]), "duration", time.Since(start), "result", "ok")
+	return res, nil
+}
+
+func (f *FS) postcheck(im *image.Image, d *image.Digest, target string) error {
+	if err := image.Postcheck(im, d, f.dev, f.checks); err != nil {
+		var ce *image.CheckError
+		if errors.As(err, &ce) {
+			return newErr(KindCheck, "rename", target, err)
+		}
+		return sided(newErr(KindIO, "rename", target, errors.Join(ErrCheckSource, err)), SideSource)
+	}
+	return nil
+}
+
+// recordCommit runs commit (which makes the target the new bytes)
+// between the two writes of the device state, for a known file.
+func (f *FS) recordCommit(hostPath string, sum [32]byte, im *image.Image, commit func() error) error {
+	if im == nil {
+		return commit()
+	}
+	p, err := f.state.begin(hostPath, sum, im)
+	if err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		_ = f.state.finish(p, false)
+		return err
+	}
+	if err := f.state.finish(p, true); err != nil {
+		// The target is committed; the pending record is resolved at the
+		// next start.
+		f.log.Error("cannot update device state", "error", err)
+	}
+	return nil
+}
+
+func checkDetail(err error) string {
+	var ce *image.CheckError
+	if errors.As(err, &ce) {
+		return ce.Detail
+	}
+	return ""
+}
+
+// isActiveApp reports whether the host file is the active boot
+// application, by its imprinted name.
+func (f *FS) isActiveApp(m *mount, name string) bool {
+	if !image.IsKnownName(name) {
+		return false
+	}
+	file, err := m.host.open(name)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return false
+	}
+	im, err := image.Parse(file, fi.Size())
+	return err == nil && im.Kind == image.KindApplication && f.state.isActive(im.Name)
+}
