@@ -5,6 +5,7 @@ package sftphandler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,7 +46,7 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Se
 		log = hclog.NewNullLogger()
 	}
 	g := newGuard(ch, log, opt.WinSCPCompat)
-	h := &handler{store: store, sess: sess, log: log, writers: map[string]*vfs.Writer{}}
+	h := &handler{store: store, sess: sess, log: log, compat: opt.WinSCPCompat, writers: map[string]*vfs.Writer{}}
 	rs := sftp.NewRequestServer(g, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
 		sftp.WithRSMaxTxPacket(maxReadWrite))
 	stop := context.AfterFunc(ctx, func() { rs.Close() })
@@ -60,9 +61,10 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Se
 
 // handler implements pkg/sftp's four handler interfaces for one session.
 type handler struct {
-	store Store
-	sess  *vfs.Session
-	log   hclog.Logger
+	store  Store
+	sess   *vfs.Session
+	log    hclog.Logger
+	compat bool // WinSCP compatibility
 
 	mu      sync.Mutex
 	writers map[string]*vfs.Writer // open writers by path, for FSETSTAT{size}
@@ -111,6 +113,12 @@ func (h *handler) Filecmd(r *sftp.Request) (err error) {
 		return status(sftp.ErrSSHFxOk, msgRenamed, nil)
 	case "Remove":
 		if err := h.store.Remove(h.sess, r.Filepath); err != nil {
+			if h.compat && errors.Is(err, vfs.ErrActiveApp) {
+				// WinSCP overwrites by REMOVE then RENAME; the active
+				// application stays until the verified RENAME replaces it.
+				h.log.Info("remove of the active application deferred until replaced", "path", r.Filepath)
+				return status(sftp.ErrSSHFxOk, msgKeptActive, nil)
+			}
 			h.log.Debug("remove refused", "path", r.Filepath, "error", err)
 			return toStatus(opRemove, err)
 		}

@@ -61,6 +61,7 @@ const (
 	msgNotEnoughMemory = "Not enough memory to process READDIR"
 	msgPastEOF         = "Unable to set offset past eof"
 	msgCheckSource     = "Unable to check source file"
+	msgKeptActive      = "Active application kept until replaced"
 	msgSeekFailed      = "Unable to seek offset in file"
 )
 

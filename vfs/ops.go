@@ -395,7 +395,7 @@ func (f *FS) Remove(s *Session, p string) error {
 	switch m.kind {
 	case kindHost:
 		if f.isActiveApp(m, name) && !f.delAct {
-			return newErr(KindDenied, "remove", p, errors.New("the active boot application"))
+			return newErr(KindDenied, "remove", p, ErrActiveApp)
 		}
 		err = m.host.remove(name)
 	case kindMem:

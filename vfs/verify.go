@@ -35,6 +35,10 @@ func errTargetPath(op, p, name string) error {
 		FTPText: "Unable to open file.", Detail: "known file written directly; stage it in /mem and rename"})
 }
 
+// ErrActiveApp refuses to delete the active boot application (unless
+// checks.allow_delete_active).
+var ErrActiveApp = errors.New("the active boot application cannot be deleted")
+
 // ErrCheckSource wraps a failure to read or re-read the source while
 // checking it ("Unable to check source file").
 var ErrCheckSource = errors.New("unable to check source file")
