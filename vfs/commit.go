@@ -197,7 +197,11 @@ const copyBuf = 1 << 20
 
 // copyTo copies r into the backend at increasing offsets and into h.
 func copyTo(b backend, h hash.Hash, r *Reader, fault func(Stage)) (int64, error) {
-	w := io.MultiWriter(&faultWriter{w: io.NewOffsetWriter(b, 0), fault: fault}, h)
+	var out io.Writer = io.NewOffsetWriter(b, 0)
+	if hw, ok := b.(*hostWriter); ok {
+		out = &writebackWriter{f: hw.File}
+	}
+	w := io.MultiWriter(&faultWriter{w: out, fault: fault}, h)
 	n, err := copyFrom(w, r)
 	if err != nil {
 		if errors.Is(err, errReadSource) {

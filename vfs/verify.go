@@ -146,7 +146,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 			return fail(sided(ioErr("rename", target, err), SideTarget))
 		}
 		src := io.NewSectionReader(r.ra, 0, r.size)
-		if _, err := image.Copy(&faultWriter{w: file, fault: f.fault}, src, d); err != nil {
+		if _, err := image.Copy(&faultWriter{w: &writebackWriter{f: file}, fault: f.fault}, src, d); err != nil {
 			tm.host.abortTemp(file, tmp)
 			return fail(sided(ioErr("rename", target, err), SideTarget))
 		}

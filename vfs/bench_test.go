@@ -1,0 +1,79 @@
+package vfs
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/sluice/sluice/image"
+	"github.com/sluice/sluice/mem"
+	"github.com/sluice/sluice/policy"
+)
+
+// BenchmarkVerifiedCommit commits a staged image from /mem to /dsk with
+// every check on (bench/commit.sh compares it with cp + sync). The target
+// directory is SLUICE_BENCH_DIR (default: a temporary directory) and the
+// payload size SLUICE_BENCH_MB (default 256).
+func BenchmarkVerifiedCommit(b *testing.B) {
+	mb := 256
+	if s := os.Getenv("SLUICE_BENCH_MB"); s != "" {
+		mb, _ = strconv.Atoi(s)
+	}
+	dir := os.Getenv("SLUICE_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else {
+		d, err := os.MkdirTemp(dir, "commit-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
+	payload := make([]byte, mb<<20)
+	rand.NewChaCha8([32]byte{}).Read(payload)
+	img, err := image.Build(image.BuildOptions{Kind: image.KindApplication, Name: "OS_FILE.BIN",
+		Version: image.Version{Major: 1}, HWLevel: 1, HardwareIDs: []uint32{1}, Profile: "STD", SignKey: key}, payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, _ := mem.New(mem.Config{MaxBytes: int64(len(img)) + 1<<20})
+	f, err := New(Config{Mounts: []policy.Mount{{Name: "dsk", Path: dir}}, Mem: store, Checks: checksForBench(),
+		Device: image.Device{HardwareID: 1, HWLevel: 1, Profile: "STD", TrustedKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}},
+		StatePath: dir + "/../state-" + strconv.Itoa(os.Getpid()) + ".json"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	defer os.Remove(dir + "/../state-" + strconv.Itoa(os.Getpid()) + ".json")
+	b.SetBytes(int64(len(img)))
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		w, err := f.OpenWrite(root, "/mem/os_file.bin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.WriteAt(img, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := f.Rename(root, "/mem/os_file.bin", "/dsk/OS_FILE.BIN"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func checksForBench() image.Check {
+	if os.Getenv("SLUICE_BENCH_NOCHECKS") != "" {
+		return 0
+	}
+	return image.CheckAll
+}
