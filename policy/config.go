@@ -183,7 +183,13 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%w: %s:%d: %s", ErrConfig, name, pe.Position.Line, pe.Message)
+			// Count lines up to the error's offset: at the end of a line
+			// the decoder's own line number is already the next one.
+			line := pe.Position.Line
+			if st := pe.Position.Start; st > 0 && st <= len(data) {
+				line = 1 + bytes.Count(bytes.TrimRight(data[:st], "\n"), []byte("\n"))
+			}
+			return nil, fmt.Errorf("%w: %s:%d: %s", ErrConfig, name, line, pe.Message)
 		}
 		msg := strings.TrimPrefix(err.Error(), "toml: ")
 		if m := lineErr.FindStringSubmatch(msg); m != nil {

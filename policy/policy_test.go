@@ -17,6 +17,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"unknown nested key", "[limits]\nmax_sessions = 3\nidle_timeot = \"1s\"\n", "sluice.toml:3: unknown key \"limits.idle_timeot\""},
 		{"unknown table", "[sssh]\nlisten = \"x\"\n", "sluice.toml:1: unknown key \"sssh\""},
 		{"syntax", "data_dir = \n", "sluice.toml:1:"},
+		{"unclosed table header", "data_dir = \".\"\n[limits\nmax_sessions = 2\n", "sluice.toml:2:"},
 		{"bad duration", "[limits]\nidle_timeout = \"soon\"\n", "sluice.toml:2:"},
 		{"wrong type", "[mem]\nmax_bytes = \"big\"\n", "sluice.toml:2:"},
 		{"bad level", "[[user]]\nname = \"a\"\nlevel = \"god\"\n", "level must be supervisor, guest or viewer"},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -60,6 +61,7 @@ type serverConn struct {
 	id  string
 
 	closeOnce sync.Once
+	channels  atomic.Int32 // session channels open; 0 means idle for Shutdown
 }
 
 func (c *serverConn) close() { c.closeOnce.Do(func() { c.nc.Close() }) }
@@ -146,8 +148,10 @@ func (c *serverConn) serve() {
 			continue
 		}
 		wg.Add(1)
+		c.channels.Add(1)
 		go func() {
 			defer wg.Done()
+			defer c.channels.Add(-1)
 			defer func() { <-sem }()
 			defer s.recoverConn(c)
 			c.session(ctx, ch, creqs, sess, opt, log)

@@ -211,21 +211,34 @@ func (s *Server) closeListeners() []*serverConn {
 	return conns
 }
 
-// Shutdown stops accepting and waits for the sessions to end; when ctx
-// ends first, it closes them and returns ctx's error.
+// Shutdown stops accepting, closes connections without an open session,
+// and waits for the sessions to end; when ctx ends first, it closes them
+// and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Like net/http: connections with no session open are idle and
+		// closed at once; the others may finish their transfers.
 		for _, c := range s.closeListeners() {
-			c.close()
+			if c.channels.Load() == 0 {
+				c.close()
+			}
 		}
-		<-done
-		return ctx.Err()
+		select {
+		case <-done:
+			return nil
+		case <-tick.C:
+		case <-ctx.Done():
+			for _, c := range s.closeListeners() {
+				c.close()
+			}
+			<-done
+			return ctx.Err()
+		}
 	}
 }
 

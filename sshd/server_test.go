@@ -263,10 +263,19 @@ func TestSessionLimitsAnswerQuickly(t *testing.T) {
 
 func TestShutdownAndClose(t *testing.T) {
 	f := start(t, nil)
+	idle, err := f.dial(t)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := f.dial(t)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := sftp.NewClient(c); err != nil { // an open session
+		t.Fatal(err)
+	}
+	idleDone := make(chan error, 1)
+	go func() { idleDone <- idle.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := f.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -274,6 +283,11 @@ func TestShutdownAndClose(t *testing.T) {
 	}
 	if err := c.Wait(); err == nil {
 		t.Error("session survived Shutdown's deadline")
+	}
+	select {
+	case <-idleDone:
+	case <-time.After(time.Second):
+		t.Error("connection without a session not closed by Shutdown")
 	}
 	if _, err := net.DialTimeout("tcp", f.addr, time.Second); err == nil {
 		t.Error("listener still accepting after Shutdown")

@@ -1,0 +1,6 @@
+//go:build race
+
+package integration
+
+// raceEnabled builds the server with -race as well.
+const raceEnabled = true
