@@ -43,7 +43,7 @@ func BenchmarkVerifiedCommit(b *testing.B) {
 	}
 	store, _ := mem.New(mem.Config{MaxBytes: int64(len(img)) + 1<<20})
 	f, err := New(Config{Mounts: []policy.Mount{{Name: "dsk", Path: dir}}, Mem: store, Checks: checksForBench(),
-		Device: image.Device{HardwareID: 1, HWLevel: 1, Profile: "STD", TrustedKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}},
+		Device:    image.Device{HardwareID: 1, HWLevel: 1, Profile: "STD", TrustedKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}},
 		StatePath: dir + "/../state-" + strconv.Itoa(os.Getpid()) + ".json"})
 	if err != nil {
 		b.Fatal(err)
