@@ -1,0 +1,142 @@
+package integration
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/image"
+)
+
+// deviceImage builds an application image that the first run's device
+// identity accepts (hardware id 1, level 1, BIOS 1.0, profile STD).
+func deviceImage(t *testing.T, version string, seed uint64) []byte {
+	t.Helper()
+	v, err := image.ParseVersion(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := image.Build(image.BuildOptions{Kind: image.KindApplication, Name: "OS_FILE.BIN", Version: v,
+		HWLevel: 1, MinBIOS: image.Version{Major: 1}, HardwareIDs: []uint32{1}, Profile: "STD"},
+		randomBytes(3<<20+77, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestOpenSSHVerifiedCommit: a good image commits with real sftp; a bad-CRC
+// image is refused and /dsk is byte-identical afterwards.
+func TestOpenSSHVerifiedCommit(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, "")
+	dir := t.TempDir()
+	good := deviceImage(t, "11.7.3", 1)
+	bad := append([]byte(nil), good...)
+	bad[image.HeaderSize+1000] ^= 0x55
+	writeFile(t, dir, "os_file.bin", good)
+	writeFile(t, dir, "corrupt.bin", bad)
+
+	r := s.sftpBatch(t, dir, "put os_file.bin /mem/os_file.bin\nrename /mem/os_file.bin /dsk/os_file.bin\nls -l /dsk\n")
+	if r.exit != 0 {
+		t.Fatalf("good image:\n%s", r)
+	}
+	dsk := filepath.Join(s.data, "dsk")
+	if got := fileSHA256(t, filepath.Join(dsk, "OS_FILE.BIN")); got != sha256.Sum256(good) {
+		t.Fatal("committed image differs (RENAME takes the imprinted name OS_FILE.BIN)")
+	}
+	before := dirSnapshot(t, dsk)
+	r = s.sftpBatch(t, dir, "put corrupt.bin /mem/corrupt.bin\nrename /mem/corrupt.bin /dsk/os_file.bin\n")
+	if r.exit == 0 {
+		t.Fatalf("bad-CRC image: sftp exited 0, want the rename refused\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "Failure") {
+		t.Errorf("sftp stderr: got %q, want the FAILURE status", r.stderr)
+	}
+	if after := dirSnapshot(t, dsk); !reflect.DeepEqual(after, before) {
+		t.Errorf("/dsk changed after a refused commit:\nbefore %v\nafter  %v", before, after)
+	}
+	if _, ok := s.waitEvent(5*time.Second, "commit", map[string]string{"source": "/mem/corrupt.bin"}); !ok {
+		t.Error("no audit event for the refused commit")
+	}
+	// A direct upload of a known file is refused too.
+	r = s.sftpBatch(t, dir, "put os_file.bin /dsk/direct.bin\n")
+	if r.exit == 0 || !strings.Contains(r.stderr, "Permission denied") {
+		t.Errorf("direct put of a known file: got\n%s\nwant permission denied", r)
+	}
+}
+
+type deviceStateFile struct {
+	Newest  map[string]string         `json:"newest"`
+	Active  *struct{ Version string } `json:"active_app"`
+	Pending any                       `json:"pending"`
+}
+
+// TestCrashDuringVerifiedCommit kills the server inside a checked commit
+// (part of the data written, temporary file fsynced, renamed) and checks
+// that after a restart the target is the old or the new image and the
+// device state agrees with it.
+func TestCrashDuringVerifiedCommit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		stage   string
+		wantNew bool
+	}{{"partial", false}, {"synced", false}, {"renamed", true}} {
+		t.Run(tt.stage, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t, "")
+			old, next := deviceImage(t, "1.0.0", 30), deviceImage(t, "2.0.0", 31)
+			c := s.sftpClient(t)
+			if err := upload(c, "/mem/a.bin", old); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Rename("/mem/a.bin", "/dsk/OS_FILE.BIN"); err != nil {
+				t.Fatalf("commit old: %v", err)
+			}
+			c.Close()
+			s.stop()
+
+			s.startEnv([]string{"SLUICE_FAULT_STAGE=" + tt.stage})
+			c = s.sftpClient(t)
+			if err := upload(c, "/mem/b.bin", next); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Rename("/mem/b.bin", "/dsk/OS_FILE.BIN"); err == nil {
+				t.Errorf("rename: got OK, want the server killed at %s", tt.stage)
+			}
+			if exited, _ := s.waitExit(10 * time.Second); !exited {
+				t.Fatalf("server still running after the commit reached %s", tt.stage)
+			}
+			s.start()
+			canon := func(v string) string { x, _ := image.ParseVersion(v); return x.String() }
+			want, wantVersion := old, canon("1.0.0")
+			if tt.wantNew {
+				want, wantVersion = next, canon("2.0.0")
+			}
+			target := filepath.Join(s.data, "dsk", "OS_FILE.BIN")
+			if got := fileSHA256(t, target); got != sha256.Sum256(want) {
+				t.Errorf("target after a crash at %s: not the %s image", tt.stage, wantVersion)
+			}
+			if temps := tempFiles(t, filepath.Join(s.data, "dsk")); len(temps) != 0 {
+				t.Errorf("temporary files after restart: %v", temps)
+			}
+			raw, err := os.ReadFile(filepath.Join(s.data, "device-state.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st deviceStateFile
+			if err := json.Unmarshal(raw, &st); err != nil {
+				t.Fatal(err)
+			}
+			if got := st.Newest["application/OS_FILE.BIN"]; got != wantVersion || st.Pending != nil ||
+				st.Active == nil || st.Active.Version != wantVersion {
+				t.Errorf("device state after a crash at %s: got %s, want version %s everywhere, no pending", tt.stage, raw, wantVersion)
+			}
+		})
+	}
+}
