@@ -13,6 +13,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,6 +32,7 @@ type Config struct {
 	DataDir string `toml:"data_dir,omitempty"`
 
 	SSH    SSH     `toml:"ssh,omitempty"`
+	FTP    FTP     `toml:"ftp,omitempty"`
 	Limits Limits  `toml:"limits,omitempty"`
 	Mem    Mem     `toml:"mem,omitempty"`
 	Names  Names   `toml:"names,omitempty"`
@@ -59,6 +61,57 @@ type SSH struct {
 	// "auto" (default) for clients whose version string names WinSCP,
 	// "on" for all clients, "off" for none.
 	WinSCPSetstat string `toml:"winscp_setstat,omitempty"`
+}
+
+// FTP configures the legacy FTP gateway (manual chapter 2, mTCP's
+// firewall settings).
+type FTP struct {
+	// Listen is the control address, e.g. "127.0.0.1:2121"; empty means
+	// the default, and the --ftp-addr flag overrides it ("" turns FTP off).
+	Listen string `toml:"listen,omitempty"`
+	// DataPort is the local port active-mode data connections come from
+	// (the manual's DATA-PORT). 0: the control port minus one, which needs
+	// no privileges with the default 2121; -1: any port.
+	DataPort int `toml:"data_port,omitempty"`
+	// PasvMin..PasvMax is the passive port range (mTCP PASV_BASE and
+	// PASV_PORTS); each PASV picks a random port in it. 0: any port.
+	PasvMin int `toml:"pasv_min_port,omitempty"`
+	PasvMax int `toml:"pasv_max_port,omitempty"`
+	// PasvAddress is the address advertised to passive clients outside the
+	// server's own network (mTCP EXT_IPADDR), for NAT.
+	PasvAddress string `toml:"pasv_address,omitempty"`
+	// InactivityTimer closes an idle control connection with "221
+	// Inactivity Timer Expired. Goodbye." (manual TIMER; default 360s).
+	// It never fires during a transfer.
+	InactivityTimer time.Duration `toml:"inactivity_timer,omitempty"`
+	OS              string        `toml:"os,omitempty"`         // LIST format: "unix" (default) or "msdos"
+	DefaultFS       string        `toml:"default_fs,omitempty"` // file system at login (manual SYST); "" = root (NUL)
+	Direct          bool          `toml:"direct,omitempty"`     // DIRECT ON at login: STOR writes to the file system (verified, atomic)
+	Reply           bool          `toml:"reply,omitempty"`      // 119 preliminary replies on slow commands
+	Keepalive       bool          `toml:"keepalive,omitempty"`  // TCP keepalive on data connections
+	MSS             int           `toml:"mss,omitempty"`        // TCP_MAXSEG on data connections; 0 = system default
+	RxBuff          int           `toml:"rx_buff,omitempty"`    // SO_RCVBUF on data connections; 0 = system default
+	TxBuff          int           `toml:"tx_buff,omitempty"`    // SO_SNDBUF on data connections; 0 = system default
+	MOTD            string        `toml:"motd,omitempty"`       // file sent as 230- lines at login
+	// MaxLoginFailures closes the control connection after this many bad
+	// passwords (default 3).
+	MaxLoginFailures int `toml:"max_login_failures,omitempty"`
+	// Anonymous allows USER anonymous / ftp (viewer level) with any
+	// password. Off by default.
+	Anonymous bool `toml:"anonymous,omitempty"`
+	// TLSCert and TLSKey are PEM files for explicit FTPS (AUTH TLS). Empty:
+	// a self-signed certificate is generated on first run and kept in
+	// data_dir. RequireTLS refuses USER before AUTH TLS and data without
+	// PROT P.
+	TLSCert    string `toml:"tls_cert,omitempty"`
+	TLSKey     string `toml:"tls_key,omitempty"`
+	RequireTLS bool   `toml:"require_tls,omitempty"`
+	// ReloadCommand runs (no shell) after the control connection that
+	// ordered SITE RELOAD closes. Empty: SITE RELOAD only records the order.
+	ReloadCommand []string `toml:"reload_command,omitempty"`
+	// BackupDir is the reserve file system SITE BACKUP copies the active
+	// one to. Empty: SITE BACKUP answers "504 Feature not present.".
+	BackupDir string `toml:"backup_dir,omitempty"`
 }
 
 // Limits bound what peers can hold.
@@ -155,6 +208,7 @@ var BuiltinMounts = []string{"mem", "tst", "ts1"}
 // Defaults used when a field is zero.
 const (
 	DefaultSSHListen     = "127.0.0.1:2222"
+	DefaultFTPListen     = "127.0.0.1:2121"
 	DefaultMemMax        = 256 << 20
 	DefaultNameMax       = 64
 	DefaultMaxSessions   = 16
@@ -249,6 +303,9 @@ func (c *Config) fill(base string) error {
 	case "auto", "on", "off":
 	default:
 		return fmt.Errorf("ssh.winscp_setstat must be auto, on or off, not %q", c.SSH.WinSCPSetstat)
+	}
+	if err := c.fillFTP(base); err != nil {
+		return err
 	}
 	l := &c.Limits
 	setInt(&l.MaxSessions, DefaultMaxSessions)
@@ -406,4 +463,45 @@ func (c *Config) ImageDevice() image.Device {
 	d := c.Device
 	return image.Device{SystemID: d.SystemID, HardwareID: d.HardwareID, HWLevel: d.HWLevel,
 		BIOSHWLevel: d.BIOSHWLevel, BIOSVersion: d.BIOS, Profile: d.Profile, TrustedKeys: d.Keys}
+}
+
+func (c *Config) fillFTP(base string) error {
+	f := &c.FTP
+	setDur(&f.InactivityTimer, 360*time.Second)
+	setInt(&f.MaxLoginFailures, 3)
+	switch strings.ToLower(f.OS) {
+	case "", "unix":
+		f.OS = "unix"
+	case "msdos", "ms-dos":
+		f.OS = "msdos"
+	default:
+		return fmt.Errorf("ftp.os must be unix or msdos, not %q", f.OS)
+	}
+	if f.DataPort < -1 || f.DataPort > 65535 {
+		return fmt.Errorf("ftp.data_port %d out of range", f.DataPort)
+	}
+	if f.PasvMin < 0 || f.PasvMax > 65535 || f.PasvMin > f.PasvMax || (f.PasvMin == 0) != (f.PasvMax == 0) {
+		return fmt.Errorf("ftp.pasv_min_port..pasv_max_port must be a range within 1..65535, or both 0")
+	}
+	if f.PasvAddress != "" {
+		if ip := net.ParseIP(f.PasvAddress); ip == nil || ip.To4() == nil {
+			return fmt.Errorf("ftp.pasv_address %q is not an IPv4 address", f.PasvAddress)
+		}
+	}
+	if f.InactivityTimer < 0 || f.MaxLoginFailures < 0 || f.MSS < 0 || f.RxBuff < 0 || f.TxBuff < 0 {
+		return errors.New("ftp limits must not be negative")
+	}
+	f.DefaultFS = strings.ToLower(f.DefaultFS)
+	if f.DefaultFS != "" && !c.HasMount(f.DefaultFS) && !hostMountNames[f.DefaultFS] {
+		return fmt.Errorf("ftp.default_fs: unknown file system %q", f.DefaultFS)
+	}
+	for _, p := range []*string{&f.TLSCert, &f.TLSKey, &f.MOTD, &f.BackupDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	if (f.TLSCert == "") != (f.TLSKey == "") {
+		return errors.New("ftp.tls_cert and ftp.tls_key go together")
+	}
+	return nil
 }

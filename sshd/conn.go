@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,13 +65,16 @@ type serverConn struct {
 	channels  atomic.Int32 // session channels open; 0 means idle for Shutdown
 }
 
-func (c *serverConn) close() { c.closeOnce.Do(func() { c.nc.Close() }) }
+// Close closes the connection (netserve.Conn).
+func (c *serverConn) Close() { c.closeOnce.Do(func() { c.nc.Close() }) }
 
-func (c *serverConn) serve() {
+// Idle reports whether no session channel is open (netserve.Conn).
+func (c *serverConn) Idle() bool { return c.channels.Load() == 0 }
+
+// Serve handles the connection (netserve.Conn).
+func (c *serverConn) Serve() {
 	s := c.srv
-	defer s.untrack(c)
-	defer c.close()
-	defer s.recoverConn(c)
+	defer c.Close()
 
 	remote := c.nc.RemoteAddr().String()
 	log := s.log.With("conn", c.id, "remote_addr", remote)
@@ -153,7 +157,12 @@ func (c *serverConn) serve() {
 			defer wg.Done()
 			defer c.channels.Add(-1)
 			defer func() { <-sem }()
-			defer s.recoverConn(c)
+			defer func() {
+				if r := recover(); r != nil {
+					log.Error("panic in session", "panic", r, "stack", string(debug.Stack()))
+					c.Close()
+				}
+			}()
 			c.session(ctx, ch, creqs, sess, opt, log)
 		}()
 	}

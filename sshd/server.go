@@ -12,13 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"strconv"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/netserve"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/sftphandler"
 	"golang.org/x/crypto/ssh"
@@ -50,8 +48,6 @@ var (
 )
 
 // Server is an SSH server for the sftp subsystem.
-//
-// mu guards listeners, conns and closed; it is never held during I/O.
 type Server struct {
 	cfg      Config
 	sshCfg   *ssh.ServerConfig
@@ -60,12 +56,7 @@ type Server struct {
 	audit    hclog.Logger
 	sessions *policy.SessionLimiter
 	nextID   atomic.Uint64
-
-	mu        sync.Mutex
-	listeners map[net.Listener]bool
-	conns     map[*serverConn]bool
-	closed    bool
-	wg        sync.WaitGroup // one per connection goroutine
+	net      *netserve.Server
 }
 
 // New checks cfg and builds a Server.
@@ -77,17 +68,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("sshd: no host key")
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		audit:     cfg.Audit,
-		sessions:  cfg.Sessions,
-		keys:      map[string]map[string]bool{},
-		listeners: map[net.Listener]bool{},
-		conns:     map[*serverConn]bool{},
+		cfg:      cfg,
+		log:      cfg.Logger,
+		audit:    cfg.Audit,
+		sessions: cfg.Sessions,
+		keys:     map[string]map[string]bool{},
 	}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}
+	s.net = netserve.New(func(nc net.Conn) netserve.Conn {
+		return &serverConn{srv: s, nc: nc, id: strconv.FormatUint(s.nextID.Add(1), 10)}
+	}, s.log)
 	if s.audit == nil {
 		s.audit = hclog.NewNullLogger()
 	}
@@ -134,129 +126,18 @@ func (s *Server) serverConfig() *ssh.ServerConfig {
 
 // Serve accepts connections on l until Shutdown or Close.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	err := s.net.Serve(l)
+	if errors.Is(err, netserve.ErrServerClosed) {
 		return ErrServerClosed
 	}
-	s.listeners[l] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		c := &serverConn{srv: s, nc: nc, id: strconv.FormatUint(s.nextID.Add(1), 10)}
-		if !s.track(c) {
-			nc.Close()
-			return ErrServerClosed
-		}
-		go c.serve()
-	}
-}
-
-func (s *Server) track(c *serverConn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = true
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c *serverConn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
-// closeListeners stops accepting; it returns the open connections.
-func (s *Server) closeListeners() []*serverConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	conns := make([]*serverConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	return conns
+	return err
 }
 
 // Shutdown stops accepting, closes connections without an open session,
 // and waits for the sessions to end; when ctx ends first, it closes them
 // and returns ctx's error.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeListeners()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		// Like net/http: connections with no session open are idle and
-		// closed at once; the others may finish their transfers.
-		for _, c := range s.closeListeners() {
-			if c.channels.Load() == 0 {
-				c.close()
-			}
-		}
-		select {
-		case <-done:
-			return nil
-		case <-tick.C:
-		case <-ctx.Done():
-			for _, c := range s.closeListeners() {
-				c.close()
-			}
-			<-done
-			return ctx.Err()
-		}
-	}
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.net.Shutdown(ctx) }
 
 // Close stops accepting, closes every connection and waits for their
 // goroutines.
-func (s *Server) Close() error {
-	for _, c := range s.closeListeners() {
-		c.close()
-	}
-	s.wg.Wait()
-	return nil
-}
-
-// recoverConn logs a panic in a connection goroutine and closes only that
-// connection.
-func (s *Server) recoverConn(c *serverConn) {
-	if r := recover(); r != nil {
-		s.log.Error("panic in connection", "conn", c.id, "panic", r, "stack", string(debug.Stack()))
-		c.close()
-	}
-}
+func (s *Server) Close() error { return s.net.Close() }

@@ -311,6 +311,72 @@ func (f *FS) OpenWrite(s *Session, p string) (*Writer, error) {
 	return w, nil
 }
 
+// OpenWriteKeep opens a file for writing like OpenWrite, keeping the first
+// keep bytes of the existing file (FTP REST + STOR, and APPE with keep =
+// the file's size). The result is still a fresh file committed atomically
+// on Close. keep larger than the file is refused (KindOffset).
+func (f *FS) OpenWriteKeep(s *Session, p string, keep int64) (*Writer, error) {
+	if keep == 0 {
+		return f.OpenWrite(s, p)
+	}
+	if err := f.allowRead(s, p); err != nil {
+		return nil, err
+	}
+	w, err := f.OpenWrite(s, p)
+	if err != nil {
+		return nil, err
+	}
+	m, name, _ := f.resolve(s, "open", p)
+	r, err := f.openReader(m, name, p)
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	defer r.close()
+	if keep < 0 || keep > r.size {
+		w.Abort()
+		return nil, newErr(KindOffset, "open", p, errFileTooLarge)
+	}
+	if _, err := copyFrom(io.NewOffsetWriter(limitWriterAt{w, keep}, 0), &Reader{ra: r.ra, size: keep}); err != nil {
+		w.Abort()
+		return nil, ioErr("open", p, err)
+	}
+	return w, nil
+}
+
+// limitWriterAt drops writes at or past n (WriteTo may stream a whole
+// chunk past the kept prefix).
+type limitWriterAt struct {
+	w *Writer
+	n int64
+}
+
+func (l limitWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	if off >= l.n {
+		return len(p), nil
+	}
+	q := p
+	if off+int64(len(q)) > l.n {
+		q = q[:l.n-off]
+	}
+	if _, err := l.w.WriteAt(q, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// allowRead checks that s may read p (keeping a prefix reads it).
+func (f *FS) allowRead(s *Session, p string) error {
+	m, _, err := f.resolve(s, "open", p)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return newErr(KindIsDir, "open", p, nil)
+	}
+	return f.allow(s, policy.OpRead, m.name, p, "open")
+}
+
 func (f *FS) newBackend(s *Session, m *mount, name, p string) (backend, error) {
 	switch m.kind {
 	case kindHost:
