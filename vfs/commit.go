@@ -65,7 +65,7 @@ func (f *FS) Rename(s *Session, from, to string) (Result, error) {
 			return 0, sided(err, SideTarget)
 		}
 	}
-	if f.checked(dm, dname) {
+	if f.checked(s, dm, dname) {
 		return f.verifiedRename(s, sm, sname, dm, dname, from, to)
 	}
 	release, err := f.enter(sm, "rename", from)

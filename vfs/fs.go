@@ -25,6 +25,7 @@ import (
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/policy"
+	"golang.org/x/sys/unix"
 )
 
 // Config builds an FS. Mounts are the host-backed file systems; mem, tst
@@ -68,6 +69,52 @@ type Session struct {
 	User   *policy.User
 	ID     string // connection id, recorded as the owner session of staged files
 	Remote string // remote address, for audit
+	// Checks, if set, replaces the configured checks for this session
+	// (the FTP gateway's SITE CHECK).
+	Checks *image.Check
+}
+
+// checksFor returns the checks in force for s.
+func (f *FS) checksFor(s *Session) image.Check {
+	if s != nil && s.Checks != nil {
+		return *s.Checks
+	}
+	return f.checks
+}
+
+// Checks returns the configured checks.
+func (f *FS) Checks() image.Check { return f.checks }
+
+// Device returns the configured device identity.
+func (f *FS) Device() image.Device { return f.dev }
+
+// ActiveApp returns the active boot application's name and the firmware
+// it requires, from the device state.
+func (f *FS) ActiveApp() (string, []image.FirmwareReq, bool) { return f.state.ActiveApp() }
+
+// FreeSpace returns the bytes free on a file system: the staging
+// buffer's unallocated bytes for mem, the host file system's for the
+// others, 0 for the sinks.
+func (f *FS) FreeSpace(s *Session, fs string) (int64, error) {
+	m, _, err := f.resolve(s, "stat", "/"+fs)
+	if err != nil {
+		return 0, err
+	}
+	if m == nil {
+		return 0, newErr(KindInvalidPath, "stat", "/", errNoMount)
+	}
+	switch m.kind {
+	case kindMem:
+		st := f.mem.Stats()
+		return st.Max - st.Req, nil
+	case kindHost:
+		var st unix.Statfs_t
+		if err := unix.Statfs(m.host.dir, &st); err != nil {
+			return 0, ioErr("stat", "/"+fs, err)
+		}
+		return int64(st.Bavail) * int64(st.Bsize), nil
+	}
+	return 0, nil
 }
 
 // Info describes a file system (IsDir) or a file.

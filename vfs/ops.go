@@ -118,6 +118,23 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// CopyTo writes the file from off to its end to w. From a host file to a
+// TCP connection this is sendfile(2): the bytes never enter user space.
+func (r *Reader) CopyTo(w io.Writer, off int64) (int64, error) {
+	if off < 0 || off > r.size {
+		return 0, newErr(KindOffset, "read", "", errNegativeOffset)
+	}
+	if f, ok := r.ra.(*os.File); ok {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return 0, ioErr("read", "", err)
+		}
+		n, err := io.Copy(w, io.LimitReader(f, r.size-off))
+		r.n.Add(n)
+		return n, err
+	}
+	return io.CopyBuffer(w, io.NewSectionReader(r, off, r.size-off), make([]byte, 256<<10))
+}
+
 // Size is the file's length when it was opened.
 func (r *Reader) Size() int64 { return r.size }
 
@@ -278,7 +295,7 @@ func (f *FS) OpenWrite(s *Session, p string) (*Writer, error) {
 	if err := f.allow(s, policy.OpWrite, m.name, p, "open"); err != nil {
 		return nil, err
 	}
-	if f.checked(m, name) {
+	if f.checked(s, m, name) {
 		return nil, errTargetPath("open", p, name)
 	}
 	release, err := f.enter(m, "open", p)

@@ -20,8 +20,8 @@ const verifyChecks = image.CheckBIOS | image.CheckCRC | image.CheckFirmware | im
 
 // checked reports whether writing name to m must go through the checks:
 // a known file (.BIN/.BFW) on a host-backed file system.
-func (f *FS) checked(m *mount, name string) bool {
-	return m.kind == kindHost && f.checks&verifyChecks != 0 && image.IsKnownName(name)
+func (f *FS) checked(s *Session, m *mount, name string) bool {
+	return m.kind == kindHost && f.checksFor(s)&verifyChecks != 0 && image.IsKnownName(name)
 }
 
 // errTargetPath is the refusal of a direct write of a known file (manual
@@ -53,6 +53,7 @@ var ErrCheckSource = errors.New("unable to check source file")
 // holds nothing.
 func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dname, from, to string) (Result, error) {
 	start := time.Now()
+	on := f.checksFor(s)
 	checksRun := "none"
 	fail := func(err error) (Result, error) {
 		f.audit.Info("commit", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
@@ -75,9 +76,9 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	}
 	defer r.close()
 
-	im, err := image.Precheck(r.ra, r.size, dname, f.dev, f.state, f.checks)
+	im, err := image.Precheck(r.ra, r.size, dname, f.dev, f.state, on)
 	if im != nil {
-		checksRun = image.Evaluated(im.Kind, f.checks).String()
+		checksRun = image.Evaluated(im.Kind, on).String()
 	}
 	if err != nil {
 		var ce *image.CheckError
@@ -89,12 +90,12 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 
 	// PATH and RENAME (manual §2.1.4.9, §2.1.4.11).
 	tm, tname := dm, dname
-	if im != nil && f.checks&image.CheckPath != 0 {
+	if im != nil && on&image.CheckPath != 0 {
 		if m, ok := f.mounts[image.TargetFS(im)]; ok && m.kind == kindHost && s.User.Sees(m.name) {
 			tm = m
 		}
 	}
-	if im != nil && f.checks&image.CheckRename != 0 && im.Name != "" {
+	if im != nil && on&image.CheckRename != 0 && im.Name != "" {
 		tname = im.Name
 	}
 	target := join(tm.name, tname)
@@ -129,7 +130,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		if _, err := copyFrom(d, r); err != nil {
 			return fail(sided(newErr(KindIO, "rename", from, errors.Join(ErrCheckSource, err)), SideSource))
 		}
-		if err := f.postcheck(im, d, target); err != nil {
+		if err := f.postcheck(im, d, target, on); err != nil {
 			return fail(err)
 		}
 		err = f.recordCommit(tm.host.dir+"/"+tname, d.FileSHA256(), im, func() error {
@@ -150,7 +151,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 			tm.host.abortTemp(file, tmp)
 			return fail(sided(ioErr("rename", target, err), SideTarget))
 		}
-		if err := f.postcheck(im, d, target); err != nil {
+		if err := f.postcheck(im, d, target, on); err != nil {
 			tm.host.abortTemp(file, tmp)
 			return fail(err)
 		}
@@ -169,8 +170,8 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	return res, nil
 }
 
-func (f *FS) postcheck(im *image.Image, d *image.Digest, target string) error {
-	if err := image.Postcheck(im, d, f.dev, f.checks); err != nil {
+func (f *FS) postcheck(im *image.Image, d *image.Digest, target string, on image.Check) error {
+	if err := image.Postcheck(im, d, f.dev, on); err != nil {
 		var ce *image.CheckError
 		if errors.As(err, &ce) {
 			return newErr(KindCheck, "rename", target, err)

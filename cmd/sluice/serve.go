@@ -8,11 +8,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/ftpgateway"
 	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
@@ -26,6 +28,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	c.register(fs)
 	sshAddr := fs.String("ssh-addr", policy.DefaultSSHListen, "SSH listen address; empty turns SSH off")
+	ftpAddr := fs.String("ftp-addr", policy.DefaultFTPListen, "FTP listen address; empty turns FTP off")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (profiling; off by default)")
@@ -43,10 +46,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if level == hclog.NoLevel {
 		return usageError{fmt.Errorf("--log-level %q is not a level", *logLevel)}
 	}
-	sshSet := false
-	dataSet := false
+	sshSet, ftpSet, dataSet := false, false, false
 	fs.Visit(func(f *flag.Flag) {
 		sshSet = sshSet || f.Name == "ssh-addr"
+		ftpSet = ftpSet || f.Name == "ftp-addr"
 		dataSet = dataSet || f.Name == "data"
 	})
 
@@ -70,6 +73,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.SSH.Listen = *sshAddr
 	} else if cfg.SSH.Listen == "" {
 		cfg.SSH.Listen = policy.DefaultSSHListen
+	}
+	if ftpSet {
+		cfg.FTP.Listen = *ftpAddr
+	} else if cfg.FTP.Listen == "" {
+		cfg.FTP.Listen = policy.DefaultFTPListen
 	}
 	if *pprofAddr != "" {
 		stop, err := startPprof(*pprofAddr, log)
@@ -136,40 +144,104 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		return err
 	}
 	defer tree.Close()
-	if cfg.SSH.Listen == "" {
-		return usageError{errors.New("no listener configured (--ssh-addr is empty)")}
+	if cfg.SSH.Listen == "" && cfg.FTP.Listen == "" {
+		return usageError{errors.New("no listener configured (--ssh-addr and --ftp-addr are empty)")}
 	}
-	keys, err := hostkeys.Load(hostkeys.Config{Dir: cfg.DataDir, RSA: cfg.SSH.HostKeyRSA, Logger: log.Named("hostkeys")})
-	if err != nil {
-		return err
+	sessions := policy.NewSessionLimiter(cfg.Limits)
+	type front struct {
+		name  string
+		addr  string
+		serve func(net.Listener) error
+		stop  func(context.Context) error
 	}
-	srv, err := sshd.New(sshd.Config{Policy: cfg, HostKeys: keys, Store: tree,
-		Sessions: policy.NewSessionLimiter(cfg.Limits), Logger: log.Named("sshd"), Audit: audit})
-	if err != nil {
-		return usageError{err}
+	var fronts []front
+	if cfg.SSH.Listen != "" {
+		keys, err := hostkeys.Load(hostkeys.Config{Dir: cfg.DataDir, RSA: cfg.SSH.HostKeyRSA, Logger: log.Named("hostkeys")})
+		if err != nil {
+			return err
+		}
+		srv, err := sshd.New(sshd.Config{Policy: cfg, HostKeys: keys, Store: tree,
+			Sessions: sessions, Logger: log.Named("sshd"), Audit: audit})
+		if err != nil {
+			return usageError{err}
+		}
+		fronts = append(fronts, front{"ssh", cfg.SSH.Listen, srv.Serve, srv.Shutdown})
 	}
-	l, err := net.Listen("tcp", cfg.SSH.Listen)
-	if err != nil {
-		return err
+	if cfg.FTP.Listen != "" {
+		tlsCfg, err := ftpgateway.LoadTLS(cfg.FTP.TLSCert, cfg.FTP.TLSKey, cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		srv, err := ftpgateway.New(ftpgateway.Config{Policy: cfg, Store: tree, Sessions: sessions, TLS: tlsCfg,
+			Logger: log.Named("ftp"), Audit: audit, Reload: reloadFunc(cfg.FTP.ReloadCommand, log)})
+		if err != nil {
+			return usageError{err}
+		}
+		fronts = append(fronts, front{"ftp", cfg.FTP.Listen, srv.Serve, srv.Shutdown})
 	}
-	log.Info("ssh listening", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	var listeners []net.Listener
+	for _, f := range fronts {
+		l, err := net.Listen("tcp", f.addr)
+		if err != nil {
+			for _, o := range listeners {
+				o.Close()
+			}
+			return err
+		}
+		listeners = append(listeners, l)
+		log.Info(f.name+" listening", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
+	}
+	errc := make(chan error, len(fronts))
+	for i, f := range fronts {
+		go func() { errc <- f.serve(listeners[i]) }()
+	}
+	var first error
 	select {
-	case err := <-errc:
-		return err
+	case first = <-errc:
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("sessions closed at shutdown", "error", err)
+	for _, f := range fronts {
+		if err := f.stop(sctx); err != nil {
+			log.Warn("sessions closed at shutdown", "front_end", f.name, "error", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, sshd.ErrServerClosed) {
-		return err
+	for range len(fronts) - btoi(first != nil) {
+		if err := <-errc; first == nil && !errors.Is(err, sshd.ErrServerClosed) && !errors.Is(err, ftpgateway.ErrServerClosed) {
+			first = err
+		}
 	}
-	return nil
+	if errors.Is(first, sshd.ErrServerClosed) || errors.Is(first, ftpgateway.ErrServerClosed) {
+		first = nil
+	}
+	return first
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// reloadFunc runs the configured reload command (no shell) for SITE
+// RELOAD.
+func reloadFunc(argv []string, log hclog.Logger) func() {
+	if len(argv) == 0 {
+		return nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		if err != nil {
+			log.Error("reload command failed", "command", argv[0], "error", err, "output", string(out))
+			return
+		}
+		log.Info("reload command ran", "command", argv[0])
+	}
 }
 
 // faultHook returns the crash-test hook: with SLUICE_FAULT_STAGE set to a

@@ -1,0 +1,330 @@
+package ftpgateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Data connection timeouts: how long a client has to connect to a passive
+// port, and how long an active connect may take.
+const (
+	acceptTimeout = 30 * time.Second
+	dialTimeout   = 10 * time.Second
+	dataIdle      = 5 * time.Minute // a data connection that moves nothing for this long is dead
+)
+
+// dataState is the session's data-connection setup: an active address
+// (PORT/EPRT) or a passive listener (PASV/EPSV), used by the next transfer.
+type dataState struct {
+	active  *net.TCPAddr
+	passive net.Listener
+	epsvAll bool
+}
+
+func (d *dataState) close() {
+	if d.passive != nil {
+		d.passive.Close()
+		d.passive = nil
+	}
+	d.active = nil
+}
+
+func (d *dataState) reset() {
+	d.close()
+	d.epsvAll = false
+}
+
+// --- PORT and EPRT (RFC 959, 2428; RFC 2577 §3: no bounce) ---
+
+func (c *session) cmdPORT(arg string) bool {
+	if c.data.epsvAll {
+		c.reply(530, "Only EPSV commands admitted.")
+		return false
+	}
+	a, err := parsePORT(arg)
+	if err != nil {
+		c.reply(501, portErrText(err))
+		return false
+	}
+	if !c.allowedTarget(a) {
+		return false
+	}
+	c.data.close()
+	c.data.active = a
+	v4 := a.IP.To4()
+	c.replyf(200, "PORT is set to IP ADDR = %d.%d.%d.%d PORT = %d", v4[0], v4[1], v4[2], v4[3], a.Port)
+	return false
+}
+
+func (c *session) cmdEPRT(arg string) bool {
+	if c.data.epsvAll {
+		c.reply(530, "Only EPSV commands admitted.")
+		return false
+	}
+	a, err := parseEPRT(arg)
+	if err != nil {
+		switch {
+		case errors.Is(err, errProtocol):
+			c.reply(522, "Protocol not supported, use (1,2).")
+		case errors.Is(err, errEPRTDelim):
+			c.reply(501, "Bad First EPRT delimiter.")
+		case errors.Is(err, errPort):
+			c.reply(501, "TCP port value error.")
+		default:
+			c.reply(501, "IP address error.")
+		}
+		return false
+	}
+	if !c.allowedTarget(a) {
+		return false
+	}
+	c.data.close()
+	c.data.active = a
+	if v4 := a.IP.To4(); v4 != nil {
+		c.replyf(200, "Extended PORT is set to 1 %s", v4)
+	} else {
+		c.replyf(200, "Extended PORT is set to 2 %s", a.IP)
+	}
+	return false
+}
+
+// allowedTarget refuses an active address other than the control peer's,
+// or a privileged port: the refusal comes at PORT time, before any
+// connection is attempted (RFC 2577 §3, FTP bounce).
+func (c *session) allowedTarget(a *net.TCPAddr) bool {
+	if c.peerIP == nil || !a.IP.Equal(c.peerIP) {
+		c.log.Warn("active data address refused", "target", a.String())
+		c.reply(504, "IP Address not allowed.")
+		return false
+	}
+	if a.Port < 1024 {
+		c.log.Warn("active data port refused", "target", a.String())
+		c.reply(504, "Command not implemented for that parameter.")
+		return false
+	}
+	return true
+}
+
+func portErrText(err error) string {
+	switch {
+	case errors.Is(err, errIPDelimiter):
+		return "IP Address delimiter error."
+	case errors.Is(err, errPortDelim):
+		return "TCP port delimiter error."
+	case errors.Is(err, errPort):
+		return "TCP port error."
+	}
+	return "IP Address error."
+}
+
+// --- PASV and EPSV (passive; mTCP PASV_BASE/PASV_PORTS, EXT_IPADDR) ---
+
+func (c *session) cmdPASV(string) bool {
+	if c.data.epsvAll {
+		c.reply(530, "Only EPSV commands admitted.")
+		return false
+	}
+	local, _ := c.raw.LocalAddr().(*net.TCPAddr)
+	if local == nil || local.IP.To4() == nil {
+		c.reply(411, "Unable to get passive mode") // IPv6 control: EPSV only (RFC 2428)
+		return false
+	}
+	l, err := c.listenPassive(local.IP)
+	if err != nil {
+		c.log.Warn("passive listen failed", "error", err)
+		c.reply(411, "Unable to get passive mode")
+		return false
+	}
+	adv := local.IP
+	if ext := c.srv.pol.FTP.PasvAddress; ext != "" && !sameNetwork(c.peerIP, local.IP) {
+		adv = net.ParseIP(ext)
+	}
+	c.replyf(227, "Entering Passive Mode. (%s)", pasvReply(adv, l.Addr().(*net.TCPAddr).Port))
+	return false
+}
+
+func (c *session) cmdEPSV(arg string) bool {
+	all, proto, err := parseEPSV(arg)
+	if err != nil {
+		c.reply(522, "Protocol not supported, use (1,2)")
+		return false
+	}
+	if all {
+		c.data.close()
+		c.data.epsvAll = true
+		c.reply(200, "Extended Passive ALL processed.")
+		return false
+	}
+	local, _ := c.raw.LocalAddr().(*net.TCPAddr)
+	isV4 := local != nil && local.IP.To4() != nil
+	if local == nil || proto == 1 && !isV4 || proto == 2 && isV4 {
+		c.reply(522, "Protocol not supported, use (1,2)")
+		return false
+	}
+	l, err := c.listenPassive(local.IP)
+	if err != nil {
+		c.log.Warn("passive listen failed", "error", err)
+		c.reply(411, "Unable to get extended passive mode")
+		return false
+	}
+	c.replyf(229, "Entering Extended Passive Mode (|||%d|)", l.Addr().(*net.TCPAddr).Port)
+	return false
+}
+
+// listenPassive opens the passive listener on a random port of the
+// configured range (or any port).
+func (c *session) listenPassive(ip net.IP) (net.Listener, error) {
+	c.data.close()
+	f := c.srv.pol.FTP
+	var lc net.ListenConfig
+	if f.PasvMin == 0 {
+		l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(ip.String(), "0"))
+		if err == nil {
+			c.data.passive = l
+		}
+		return l, err
+	}
+	n := f.PasvMax - f.PasvMin + 1
+	start := rand.IntN(n)
+	var err error
+	for i := range min(n, 64) {
+		port := f.PasvMin + (start+i*7919)%n // a random walk over the range
+		var l net.Listener
+		l, err = lc.Listen(context.Background(), "tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+		if err == nil {
+			c.data.passive = l
+			return l, nil
+		}
+	}
+	return nil, err
+}
+
+// sameNetwork reports whether the client is on the server's own network,
+// where the advertised external address (NAT) must not be used.
+func sameNetwork(peer, local net.IP) bool {
+	if peer == nil {
+		return true
+	}
+	if peer.IsLoopback() || peer.IsPrivate() || peer.IsLinkLocalUnicast() {
+		return true
+	}
+	return peer.Equal(local)
+}
+
+// openData establishes the data connection for a transfer: accept on the
+// passive listener (only from the control peer; others are closed without
+// data, RFC 2577 §4 passive hijack) or connect to the active address from
+// the configured data port. PROT P wraps it in TLS.
+func (c *session) openData(ctx context.Context) (net.Conn, error) {
+	var conn net.Conn
+	var err error
+	switch {
+	case c.data.passive != nil:
+		conn, err = c.acceptData(ctx)
+	case c.data.active != nil:
+		conn, err = c.dialData(ctx)
+	default:
+		return nil, errors.New("no data connection set up")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.dataOptions(conn)
+	if c.protP {
+		tc := tls.Server(conn, c.srv.cfg.TLS)
+		tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		tc.SetDeadline(time.Time{})
+		return tc, nil
+	}
+	return conn, nil
+}
+
+func (c *session) acceptData(ctx context.Context) (net.Conn, error) {
+	l := c.data.passive.(*net.TCPListener)
+	defer c.data.close() // one connection per PASV
+	deadline := time.Now().Add(acceptTimeout)
+	stop := context.AfterFunc(ctx, func() { l.SetDeadline(time.Now()) })
+	defer stop()
+	for {
+		l.SetDeadline(deadline)
+		conn, err := l.AcceptTCP()
+		if err != nil {
+			return nil, err
+		}
+		if ra, ok := conn.RemoteAddr().(*net.TCPAddr); ok && ra.IP.Equal(c.peerIP) {
+			return conn, nil
+		}
+		c.log.Warn("passive data connection from another address closed", "from", conn.RemoteAddr().String())
+		conn.SetLinger(0)
+		conn.Close()
+	}
+}
+
+func (c *session) dialData(ctx context.Context) (net.Conn, error) {
+	target := c.data.active
+	c.data.active = nil
+	local, _ := c.raw.LocalAddr().(*net.TCPAddr)
+	port := c.srv.pol.FTP.DataPort
+	if port == 0 && local != nil {
+		port = local.Port - 1
+	}
+	if port > 0 && local != nil {
+		d := net.Dialer{Timeout: dialTimeout, LocalAddr: &net.TCPAddr{IP: local.IP, Port: port},
+			Control: func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				rc.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+				})
+				return serr
+			}}
+		conn, err := d.DialContext(ctx, "tcp", target.String())
+		if err == nil {
+			return conn, nil
+		}
+		// The data port is taken (another transfer to the same client):
+		// fall back to any port rather than fail the transfer.
+		c.log.Debug("dial from the data port failed; using any port", "port", port, "error", err)
+	}
+	d := net.Dialer{Timeout: dialTimeout}
+	if local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: local.IP}
+	}
+	return d.DialContext(ctx, "tcp", target.String())
+}
+
+// dataOptions applies KEEPALIVE, MSS, RX-BUFF and TX-BUFF (manual chapter
+// 2) to a data connection.
+func (c *session) dataOptions(conn net.Conn) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	f := c.srv.pol.FTP
+	if c.keepOn {
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(30 * time.Second)
+	}
+	if f.RxBuff > 0 {
+		tc.SetReadBuffer(f.RxBuff)
+	}
+	if f.TxBuff > 0 {
+		tc.SetWriteBuffer(f.TxBuff)
+	}
+	if f.MSS > 0 {
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, f.MSS) })
+		}
+	}
+}

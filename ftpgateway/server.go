@@ -1,0 +1,141 @@
+// Package ftpgateway is sluice's legacy FTP front end: the device manual's
+// classic FTP server (chapter 1.3–1.4 and chapter 3: command set, access
+// levels, reply codes and texts, SITE commands, TEST mode, secure and
+// direct mode) over the same policy, staging buffer and verified commit as
+// SFTP (DESIGN §6). It adds RFC 2577 protections (no bounce, no passive
+// hijack, throttled logins) and explicit FTPS (RFC 4217).
+//
+// Server follows net/http: Serve(net.Listener), Shutdown(ctx), Close.
+package ftpgateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/mem"
+	"github.com/sluice/sluice/netserve"
+	"github.com/sluice/sluice/policy"
+	"github.com/sluice/sluice/vfs"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("ftpgateway: server closed")
+
+// Store is what the gateway needs of the device tree.
+type Store interface {
+	Stat(s *vfs.Session, p string) (vfs.Info, error)
+	List(s *vfs.Session, p string) ([]vfs.Info, error)
+	OpenRead(s *vfs.Session, p string) (*vfs.Reader, error)
+	OpenWrite(s *vfs.Session, p string) (*vfs.Writer, error)
+	OpenWriteKeep(s *vfs.Session, p string, keep int64) (*vfs.Writer, error)
+	Remove(s *vfs.Session, p string) error
+	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
+	Mem() *mem.Store
+}
+
+// Config configures a Server. Policy and Store are required.
+type Config struct {
+	Policy *policy.Config
+	Store  Store
+	// Sessions is shared with the other front ends; nil makes one.
+	Sessions *policy.SessionLimiter
+	// TLS enables AUTH TLS (explicit FTPS); nil refuses it.
+	TLS    *tls.Config
+	Logger hclog.Logger // nil discards
+	Audit  hclog.Logger // the "audit" logger; nil discards
+	// Reload runs the configured reload command after the control
+	// connection that ordered SITE RELOAD has closed; nil: none.
+	Reload func()
+}
+
+// Server is the FTP gateway.
+type Server struct {
+	cfg      Config
+	pol      *policy.Config
+	log      hclog.Logger
+	audit    hclog.Logger
+	sessions *policy.SessionLimiter
+	net      *netserve.Server
+	nextID   atomic.Uint64
+	started  time.Time
+
+	mu      sync.Mutex
+	clients map[*session]bool // logged-in or not, for SITE WHO and the banner
+	stats   stats
+	pasvMu  sync.Mutex // serialises passive port picking
+	usedPsv map[int]bool
+}
+
+// stats are the counters of mTCP's SITE STATS.
+type stats struct {
+	sessions, logins, failedLogins int64
+	filesSent, filesReceived       int64
+	bytesSent, bytesReceived       int64
+}
+
+// New checks cfg and builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Policy == nil || cfg.Store == nil {
+		return nil, errors.New("ftpgateway: Policy and Store are required")
+	}
+	s := &Server{cfg: cfg, pol: cfg.Policy, log: cfg.Logger, audit: cfg.Audit, sessions: cfg.Sessions,
+		started: time.Now(), clients: map[*session]bool{}, usedPsv: map[int]bool{}}
+	if s.log == nil {
+		s.log = hclog.NewNullLogger()
+	}
+	if s.audit == nil {
+		s.audit = hclog.NewNullLogger()
+	}
+	if s.sessions == nil {
+		s.sessions = policy.NewSessionLimiter(cfg.Policy.Limits)
+	}
+	if cfg.Policy.FTP.RequireTLS && cfg.TLS == nil {
+		return nil, errors.New("ftpgateway: require_tls without a TLS configuration")
+	}
+	s.net = netserve.New(func(nc net.Conn) netserve.Conn {
+		return newSession(s, nc, strconv.FormatUint(s.nextID.Add(1), 10))
+	}, s.log)
+	return s, nil
+}
+
+// Serve accepts control connections on l until Shutdown or Close.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.net.Serve(l)
+	if errors.Is(err, netserve.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Shutdown stops accepting, closes idle sessions and waits for transfers
+// to end; when ctx ends first it closes everything and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error { return s.net.Shutdown(ctx) }
+
+// Close closes everything and waits for the connection goroutines.
+func (s *Server) Close() error { return s.net.Close() }
+
+func (s *Server) addClient(c *session) {
+	s.mu.Lock()
+	s.clients[c] = true
+	s.stats.sessions++
+	s.mu.Unlock()
+}
+
+func (s *Server) removeClient(c *session) {
+	s.mu.Lock()
+	delete(s.clients, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) count(f func(*stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}

@@ -1,0 +1,301 @@
+package ftpgateway
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/policy"
+	"github.com/sluice/sluice/vfs"
+)
+
+// session is one control connection. Its Serve goroutine owns all fields
+// not under mu; a reader goroutine feeds it lines in lockstep (each line is
+// read only after the previous one was handled, so AUTH TLS can swap the
+// connection); a transfer goroutine runs at most one data transfer.
+type session struct {
+	srv    *Server
+	raw    net.Conn // the TCP control connection, for Close
+	nc     net.Conn // what commands are read from: raw, or a *tls.Conn after AUTH TLS
+	id     string
+	remote string
+	peerIP net.IP
+	log    hclog.Logger
+
+	r *bufio.Reader
+
+	wmu sync.Mutex // guards w: replies come from Serve and the transfer goroutine
+	w   *bufio.Writer
+
+	closeOnce sync.Once
+
+	// Login state.
+	userName string // from USER
+	user     *policy.User
+	vs       *vfs.Session
+	failures int
+	tlsOn    bool
+	protP    bool // PROT P: data connections use TLS
+	pbsz     bool
+
+	// Navigation and transfer settings.
+	cwd      string // current file system; "" is the root (NUL)
+	ascii    bool   // TYPE A
+	rest     int64
+	rnfr     string
+	testFS   string // ACCT TEST0/TEST1: "tst" or "ts1"; "" when off
+	direct   bool
+	reply119 bool
+	keepOn   bool
+	imm      bool
+	reload   bool
+	systMode string // "unix" or "msdos" (LIST format and SYST)
+
+	data dataState
+
+	mu       sync.Mutex
+	xfer     *transfer // running transfer, or nil
+	lastCmd  string
+	loggedAt time.Time
+}
+
+func newSession(s *Server, nc net.Conn, id string) *session {
+	c := &session{srv: s, raw: nc, nc: nc, id: id, remote: nc.RemoteAddr().String()}
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.peerIP = ta.IP
+	}
+	c.log = s.log.With("conn", "ftp-"+id, "remote_addr", c.remote)
+	c.r = bufio.NewReaderSize(nc, maxLine+2)
+	c.w = bufio.NewWriter(nc)
+	c.resetSettings()
+	return c
+}
+
+// resetSettings applies the configured defaults (login and REIN).
+func (c *session) resetSettings() {
+	f := c.srv.pol.FTP
+	c.cwd, c.ascii, c.rest, c.rnfr, c.testFS = "", false, 0, "", ""
+	c.direct, c.reply119, c.keepOn, c.imm, c.systMode = f.Direct, f.Reply, f.Keepalive, true, f.OS
+	c.data.reset()
+}
+
+// Close closes the control connection (netserve.Conn).
+func (c *session) Close() {
+	c.closeOnce.Do(func() { c.raw.Close() })
+}
+
+// Idle reports whether no transfer runs (netserve.Conn).
+func (c *session) Idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.xfer == nil
+}
+
+// reply sends one reply line: code and text. Text never starts with
+// client input: callers put client data, if any, after the fixed text.
+func (c *session) reply(code int, text string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	fmt.Fprintf(c.w, "%03d %s\r\n", code, sanitize(text))
+	c.w.Flush()
+}
+
+func (c *session) replyf(code int, format string, args ...any) {
+	c.reply(code, fmt.Sprintf(format, args...))
+}
+
+// replyLines sends a multi-line reply (RFC 959 §4.2): "code-first",
+// continuation lines indented by a space, "code last".
+func (c *session) replyLines(code int, first string, lines []string, last string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	fmt.Fprintf(c.w, "%03d-%s\r\n", code, sanitize(first))
+	for _, l := range lines {
+		fmt.Fprintf(c.w, " %s\r\n", sanitize(l))
+	}
+	fmt.Fprintf(c.w, "%03d %s\r\n", code, sanitize(last))
+	c.w.Flush()
+}
+
+// sanitize keeps a reply on one line whatever a file name holds.
+func sanitize(s string) string {
+	if strings.ContainsAny(s, "\r\n\x00") {
+		s = strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ").Replace(s)
+	}
+	return s
+}
+
+// line is what the reader goroutine delivers.
+type line struct {
+	raw     []byte
+	tooLong bool
+	err     error
+}
+
+// readLines reads control lines in lockstep: after each line it waits for
+// ack before reading again (the handler may have replaced c.r).
+func (c *session) readLines(out chan<- line, ack <-chan struct{}, done <-chan struct{}) {
+	defer close(out)
+	for {
+		raw, tooLong, err := c.readLine()
+		select {
+		case out <- line{raw: raw, tooLong: tooLong, err: err}:
+		case <-done:
+			return
+		}
+		if err != nil {
+			return
+		}
+		select {
+		case <-ack:
+		case <-done:
+			return
+		}
+	}
+}
+
+// readLine reads up to CRLF (or a bare LF); a line longer than maxLine is
+// consumed and reported as too long.
+func (c *session) readLine() ([]byte, bool, error) {
+	b, err := c.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = c.r.ReadSlice('\n')
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	return append([]byte(nil), b...), false, nil
+}
+
+// Serve runs the control connection (netserve.Conn).
+func (c *session) Serve() {
+	s := c.srv
+	defer func() {
+		// SITE RELOAD ON: the reload runs once the control connection
+		// has closed (manual §3.10).
+		if c.reload && s.cfg.Reload != nil {
+			s.log.Info("running the reload command ordered by SITE RELOAD", "user", c.user.Name)
+			s.cfg.Reload()
+		}
+	}()
+	defer c.Close()
+	ip := c.remote
+	if c.peerIP != nil {
+		ip = c.peerIP.String()
+	}
+	release, err := s.sessions.Acquire(ip)
+	if err != nil {
+		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		c.reply(421, "Service not available.")
+		c.log.Warn("connection refused", "reason", err)
+		return
+	}
+	defer release()
+	s.addClient(c)
+	defer s.removeClient(c)
+	defer c.data.close()
+	defer c.abortTransfer()
+
+	n, max := s.sessions.Active()
+	c.replyf(220, "FTP server ready, %d active clients of %d simultaneous clients allowed.", n, max)
+
+	lines := make(chan line)
+	ack := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go c.readLines(lines, ack, done)
+
+	timer := time.NewTimer(s.pol.FTP.InactivityTimer)
+	defer timer.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok || l.err != nil {
+				if l.err != nil && !errors.Is(l.err, io.EOF) && !errors.Is(l.err, net.ErrClosed) {
+					c.log.Debug("control connection ended", "error", l.err)
+				}
+				return
+			}
+			timer.Reset(s.pol.FTP.InactivityTimer)
+			quit := c.handle(l)
+			if quit {
+				return
+			}
+			select {
+			case ack <- struct{}{}:
+			case <-done:
+				return
+			}
+		case <-timer.C:
+			if !c.Idle() {
+				timer.Reset(s.pol.FTP.InactivityTimer) // never during a transfer
+				continue
+			}
+			c.reply(221, "Inactivity Timer Expired. Goodbye.")
+			c.log.Info("inactivity timer expired")
+			return
+		}
+	}
+}
+
+// handle runs one line; it reports whether the session ends.
+func (c *session) handle(l line) bool {
+	if l.tooLong {
+		c.reply(500, "Syntax error, command line too long.")
+		return false
+	}
+	cmd, err := parseLine(l.raw)
+	switch {
+	case errors.Is(err, errEmpty):
+		c.reply(500, "Syntax error, command unrecognized.")
+		return false
+	case err != nil:
+		c.reply(500, "Syntax error, command delimiter error.")
+		return false
+	}
+	if cmd.verb == "PASS" {
+		c.log.Debug("command", "verb", cmd.verb) // never the password
+	} else {
+		c.log.Debug("command", "verb", cmd.verb, "arg", cmd.arg)
+	}
+	c.mu.Lock()
+	busy := c.xfer != nil
+	c.lastCmd = cmd.verb
+	c.mu.Unlock()
+	if busy {
+		return c.duringTransfer(cmd)
+	}
+	return c.dispatch(cmd)
+}
+
+// upgradeTLS turns the control connection into TLS after "234".
+func (c *session) upgradeTLS() error {
+	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	tc.SetDeadline(time.Time{})
+	c.nc = tc
+	c.r = bufio.NewReaderSize(tc, maxLine+2)
+	c.wmu.Lock()
+	c.w = bufio.NewWriter(tc)
+	c.wmu.Unlock()
+	c.tlsOn = true
+	return nil
+}

@@ -1,0 +1,130 @@
+package ftpgateway
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sluice/sluice/atomicfile"
+)
+
+// Explicit FTPS (RFC 4217): AUTH TLS on the control connection, PBSZ 0,
+// PROT P (or C) for data connections.
+
+func (c *session) cmdAUTH(arg string) bool {
+	switch {
+	case c.srv.cfg.TLS == nil:
+		c.reply(502, "Command not implemented.")
+	case c.tlsOn:
+		c.reply(503, "Already using TLS.")
+	case strings.EqualFold(strings.TrimSpace(arg), "TLS"), strings.EqualFold(strings.TrimSpace(arg), "TLS-C"),
+		strings.EqualFold(strings.TrimSpace(arg), "SSL"):
+		c.reply(234, "AUTH TLS successful.")
+		if err := c.upgradeTLS(); err != nil {
+			c.log.Warn("TLS handshake failed", "error", err)
+			return true
+		}
+		// A new TLS session starts a new login (RFC 4217 §4).
+		c.userName, c.user, c.vs = "", nil, nil
+	default:
+		c.reply(504, "Command not implemented for that parameter.")
+	}
+	return false
+}
+
+func (c *session) cmdPBSZ(arg string) bool {
+	if !c.tlsOn {
+		c.reply(503, "Bad sequence of commands.")
+		return false
+	}
+	c.pbsz = true
+	c.reply(200, "PBSZ=0")
+	return false
+}
+
+func (c *session) cmdPROT(arg string) bool {
+	if !c.tlsOn || !c.pbsz {
+		c.reply(503, "Bad sequence of commands.")
+		return false
+	}
+	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	case "P":
+		c.protP = true
+		c.reply(200, "Protection level set to P.")
+	case "C":
+		if c.srv.pol.FTP.RequireTLS {
+			c.reply(534, "Request denied for policy reasons.")
+			return false
+		}
+		c.protP = false
+		c.reply(200, "Protection level set to C.")
+	case "S", "E":
+		c.reply(536, "Protection level not supported.")
+	default:
+		c.reply(504, "Command not implemented for that parameter.")
+	}
+	return false
+}
+
+// LoadTLS returns a TLS configuration from a certificate and key file, or,
+// when both are empty, from dir/ftp-tls.{crt,key}, generated (self-signed
+// ECDSA P-256, key mode 0600) on first use.
+func LoadTLS(certFile, keyFile, dir string) (*tls.Config, error) {
+	if certFile == "" {
+		certFile, keyFile = filepath.Join(dir, "ftp-tls.crt"), filepath.Join(dir, "ftp-tls.key")
+		if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
+			if err := generateCert(certFile, keyFile); err != nil {
+				return nil, fmt.Errorf("ftp tls: %w", err)
+			}
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("ftp tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func generateCert(certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "sluice " + host},
+		DNSNames:     []string{"localhost", host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return err
+	}
+	return atomicfile.Write(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}

@@ -1,0 +1,481 @@
+package ftpgateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice/sluice/image"
+	"github.com/sluice/sluice/vfs"
+)
+
+// transfer is one data transfer, run by its own goroutine, owned by the
+// session (which waits for it on ABOR, QUIT and close).
+type transfer struct {
+	verb    string
+	path    string
+	size    int64 // -1 when unknown
+	start   time.Time
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	aborted atomic.Bool
+	n       atomic.Int64
+
+	mu   sync.Mutex
+	conn net.Conn // the data connection once open
+}
+
+func (t *transfer) setConn(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.aborted.Load() {
+		return false
+	}
+	t.conn = c
+	return true
+}
+
+// abort stops the transfer: the data connection is closed under it.
+func (t *transfer) abort() {
+	t.aborted.Store(true)
+	t.cancel()
+	t.mu.Lock()
+	if t.conn != nil {
+		t.conn.Close()
+	}
+	t.mu.Unlock()
+}
+
+// countingWriter counts bytes for STAT and the final reply.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (cw countingWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	cw.n.Add(int64(n))
+	return n, err
+}
+
+// ReadFrom keeps sendfile: the TCP connection's ReadFrom sees the file.
+func (cw countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(cw.w, r)
+	cw.n.Add(n)
+	return n, err
+}
+
+// run starts a transfer. body opens its source or sink (already done by
+// the caller) and moves the bytes over the data connection; it returns
+// the final reply. The "150" preliminary reply comes first.
+func (c *session) run(verb, p string, size int64, prelim string, body func(t *transfer, conn net.Conn) (int, string)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &transfer{verb: verb, path: p, size: size, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	ds := c.data
+	c.data = dataState{epsvAll: ds.epsvAll}
+	c.mu.Lock()
+	c.xfer = t
+	c.mu.Unlock()
+	c.reply(150, prelim)
+	go func() {
+		defer close(t.done)
+		defer cancel()
+		code, text := 425, "Unable to open data transport."
+		dc := c.withData(ds)
+		conn, err := dc.openData(ctx)
+		if err == nil {
+			if t.setConn(conn) {
+				conn.SetDeadline(time.Now().Add(dataIdle))
+				code, text = body(t, &idleConn{Conn: conn})
+			}
+			conn.Close()
+		} else {
+			c.log.Debug("data connection failed", "error", err)
+		}
+		if t.aborted.Load() {
+			code, text = 426, fmt.Sprintf("Aborting %s command...", verb)
+		}
+		c.mu.Lock()
+		c.xfer = nil
+		c.mu.Unlock()
+		c.reply(code, text)
+	}()
+}
+
+// withData is the session as the transfer goroutine sees it: its own copy
+// of the data setup, so the control goroutine may take new PORT/PASV.
+func (c *session) withData(ds dataState) *session {
+	cp := &session{srv: c.srv, raw: c.raw, log: c.log, peerIP: c.peerIP, protP: c.protP, keepOn: c.keepOn, data: ds}
+	return cp
+}
+
+// idleConn extends the data connection's deadline as bytes move, so only
+// a stalled transfer times out.
+type idleConn struct {
+	net.Conn
+	last time.Time
+}
+
+func (c *idleConn) touch() {
+	if now := time.Now(); now.Sub(c.last) > time.Second {
+		c.last = now
+		c.Conn.SetDeadline(now.Add(dataIdle))
+	}
+}
+
+func (c *idleConn) Read(p []byte) (int, error)  { c.touch(); return c.Conn.Read(p) }
+func (c *idleConn) Write(p []byte) (int, error) { c.touch(); return c.Conn.Write(p) }
+
+// ReadFrom passes sendfile through to the TCP connection.
+func (c *idleConn) ReadFrom(r io.Reader) (int64, error) {
+	c.Conn.SetDeadline(time.Time{}) // sendfile moves the bytes; the peer's window bounds it
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// duringTransfer handles the commands a client may send while a transfer
+// runs (RFC 959 §4.1.3): ABOR, STAT, NOOP, QUIT; others are busy.
+func (c *session) duringTransfer(cmd command) bool {
+	c.mu.Lock()
+	t := c.xfer
+	c.mu.Unlock()
+	switch cmd.verb {
+	case "ABOR":
+		if t != nil {
+			t.abort()
+			<-t.done
+		}
+		c.reply(226, "Command ABOR successfully processed.")
+	case "STAT":
+		if t == nil {
+			return c.dispatch(cmd)
+		}
+		lines := []string{fmt.Sprintf("%s %s: %d bytes processed", t.verb, t.path, t.n.Load())}
+		if t.size >= 0 {
+			lines[0] += fmt.Sprintf(" of %d", t.size)
+		}
+		c.replyLines(211, "Server Status: BUSY", lines, "End of status")
+	case "NOOP":
+		c.reply(200, "OK.")
+	case "QUIT":
+		if t != nil {
+			t.abort()
+			<-t.done
+		}
+		return c.cmdQUIT("")
+	default:
+		if t == nil {
+			return c.dispatch(cmd)
+		}
+		c.reply(450, "Error, system busy.")
+	}
+	return false
+}
+
+// cmdABOR when idle: only the second reply (manual §1.4.2).
+func (c *session) cmdABOR(string) bool {
+	c.reply(226, "Command ABOR successfully processed.")
+	return false
+}
+
+// abortTransfer stops a running transfer when the session ends.
+func (c *session) abortTransfer() {
+	c.mu.Lock()
+	t := c.xfer
+	c.mu.Unlock()
+	if t != nil {
+		t.abort()
+		<-t.done
+	}
+}
+
+// --- RETR ---
+
+func (c *session) cmdRETR(arg string) bool {
+	p, ok := c.resolve(arg)
+	if !ok {
+		return false
+	}
+	r, err := c.srv.cfg.Store.OpenRead(c.vs, p)
+	if err != nil {
+		c.log.Debug("RETR refused", "path", p, "error", err)
+		c.reply(ftpStatus(opRetr, err))
+		return false
+	}
+	off := c.rest
+	c.rest = 0
+	if off > r.Size() {
+		r.Close()
+		c.reply(554, "Unable to seek in file.")
+		return false
+	}
+	ascii := c.ascii
+	c.run("RETR", p, r.Size(), "Data connection open, file transfer in process...", func(t *transfer, conn net.Conn) (int, string) {
+		defer r.Close()
+		var err error
+		if ascii {
+			w := bufio.NewWriterSize(countingWriter{conn, &t.n}, 64<<10)
+			_, err = io.Copy(&crlfWriter{w: w}, io.NewSectionReader(r, off, r.Size()-off))
+			if err == nil {
+				err = w.Flush()
+			}
+		} else {
+			_, err = r.CopyTo(countingWriter{conn, &t.n}, off)
+		}
+		if err != nil {
+			c.log.Debug("RETR failed", "path", p, "error", err)
+			return 426, "Unexpected data link close."
+		}
+		c.srv.count(func(s *stats) { s.filesSent++; s.bytesSent += t.n.Load() })
+		return 226, fmt.Sprintf("RETR completed, %d bytes processed, data connection is closed.", t.n.Load())
+	})
+	return false
+}
+
+// --- STOR and APPE: secure (staging buffer) or direct mode (manual §3.5) ---
+
+func (c *session) cmdSTOR(arg string) bool { return c.store("STOR", arg) }
+func (c *session) cmdAPPE(arg string) bool { return c.store("APPE", arg) }
+
+func (c *session) store(verb, arg string) bool {
+	p, ok := c.resolve(arg)
+	if !ok {
+		return false
+	}
+	name := path.Base(p)
+	target := p
+	if !c.direct {
+		// Secure mode: whatever the current directory, STOR goes to the
+		// staging buffer; SITE SAVEBUFFER commits it.
+		target = "/mem/" + name
+	}
+	keep := c.rest
+	c.rest = 0
+	if verb == "APPE" {
+		if i, err := c.srv.cfg.Store.Stat(c.vs, target); err == nil {
+			keep = i.Size
+		} else {
+			keep = 0
+		}
+	}
+	w, err := c.srv.cfg.Store.OpenWriteKeep(c.vs, target, keep)
+	commitTo := ""
+	if err != nil && vfs.KindOf(err) == vfs.KindCheck && c.direct {
+		// DIRECT ON with a known file: stage it and commit through the
+		// checks, so the verdict is the STOR reply and the write atomic.
+		commitTo, target = p, "/mem/"+name
+		w, err = c.srv.cfg.Store.OpenWriteKeep(c.vs, target, keep)
+	}
+	if err != nil {
+		c.log.Debug(verb+" refused", "path", target, "error", err)
+		c.reply(ftpStatus(opStor, err))
+		return false
+	}
+	ascii := c.ascii
+	prelim := "Data connection open, file transfer in process..."
+	if image.IsKnownName(name) {
+		prelim = "Data connection open, checked file transfer in process..."
+	}
+	c.run(verb, target, -1, prelim, func(t *transfer, conn net.Conn) (int, string) {
+		out := io.Writer(io.NewOffsetWriter(w, keep))
+		if ascii {
+			out = &lfWriter{w: out}
+		}
+		_, err := io.CopyBuffer(countingWriter{out, &t.n}, conn, make([]byte, 256<<10))
+		if err == nil {
+			if lw, ok := out.(*lfWriter); ok {
+				err = lw.flush()
+			}
+		}
+		if err != nil || t.aborted.Load() {
+			w.Abort()
+			c.log.Debug(verb+" failed", "path", target, "error", err)
+			if code, text := ftpStatus(opStor, err); vfs.KindOf(err) == vfs.KindNoSpace || vfs.KindOf(err) == vfs.KindOffset {
+				return code, text
+			}
+			return 426, "Unexpected data link close."
+		}
+		if err := w.Close(); err != nil {
+			return ftpStatus(opStor, err)
+		}
+		c.srv.count(func(s *stats) { s.filesReceived++; s.bytesReceived += t.n.Load() })
+		if commitTo != "" {
+			if _, err := c.srv.cfg.Store.Rename(c.vs, target, commitTo); err != nil {
+				_ = c.srv.cfg.Store.Remove(c.vs, target)
+				c.log.Info("direct STOR refused by the checks", "path", commitTo, "error", err)
+				return ftpStatus(opStor, err)
+			}
+		}
+		return 226, fmt.Sprintf("%s completed, %d bytes processed, data connection is closed.", verb, t.n.Load())
+	})
+	return false
+}
+
+// --- LIST and NLST ---
+
+func (c *session) cmdLIST(arg string) bool { return c.list(arg, true) }
+func (c *session) cmdNLST(arg string) bool { return c.list(arg, false) }
+
+// list sends a listing of the current (or given) file system, filtered by
+// a mask, in UNIX or MS-DOS format (manual OS, SITE SYSTMODE).
+func (c *session) list(arg string, long bool) bool {
+	// Options such as "-la" that clients add are ignored.
+	var args []string
+	for _, f := range strings.Fields(arg) {
+		if !strings.HasPrefix(f, "-") {
+			args = append(args, f)
+		}
+	}
+	dir, mask := "/"+c.cwd, ""
+	if len(args) > 0 {
+		a := args[0]
+		if !strings.HasPrefix(a, "/") {
+			a = "/" + c.cwd + "/" + a
+		}
+		a = path.Clean(a)
+		if fs, name, err := vfs.Split(a, 1<<10); err == nil && name == "" {
+			dir = "/" + fs
+		} else {
+			dir, mask = path.Dir(a), path.Base(a)
+		}
+	}
+	if c.testFS != "" && dir != "/"+c.testFS {
+		c.reply(501, "Invalid pathname.")
+		return false
+	}
+	infos, err := c.srv.cfg.Store.List(c.vs, dir)
+	if err != nil {
+		c.reply(ftpStatus(opList, err))
+		return false
+	}
+	var out []vfs.Info
+	for _, i := range sortedInfos(infos) {
+		if mask != "" {
+			if ok, err := path.Match(mask, i.Name); err != nil || !ok {
+				continue
+			}
+		}
+		out = append(out, i)
+	}
+	msdos := c.systMode == "msdos"
+	verb := "LIST"
+	if !long {
+		verb = "NLST"
+	}
+	c.run(verb, dir, -1, "Data connection open, list transfer in process...", func(t *transfer, conn net.Conn) (int, string) {
+		w := bufio.NewWriter(countingWriter{conn, &t.n})
+		for _, i := range out {
+			switch {
+			case !long:
+				fmt.Fprintf(w, "%s\r\n", i.Name)
+			case msdos:
+				w.WriteString(msdosLine(i))
+			default:
+				w.WriteString(unixLine(i))
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return 426, "Unexpected data link close."
+		}
+		return 226, "List transfer completed, data connection is closed."
+	})
+	return false
+}
+
+// unixLine is an "ls -l" line, as graphical clients parse it.
+func unixLine(i vfs.Info) string {
+	mode := "-rw-r--r--"
+	if i.IsDir {
+		mode = "drwxr-xr-x"
+	}
+	stamp := i.ModTime.Format("Jan _2 15:04")
+	if time.Since(i.ModTime) > 180*24*time.Hour || time.Until(i.ModTime) > time.Hour {
+		stamp = i.ModTime.Format("Jan _2  2006")
+	}
+	return fmt.Sprintf("%s   1 root     root     %10d %s %s\r\n", mode, i.Size, stamp, i.Name)
+}
+
+// msdosLine is a "dir" line: date, time, <DIR> or size, name.
+func msdosLine(i vfs.Info) string {
+	size := fmt.Sprintf("%20d", i.Size)
+	if i.IsDir {
+		size = fmt.Sprintf("%-20s", "       <DIR>")
+	}
+	return fmt.Sprintf("%s  %s %s\r\n", i.ModTime.Format("01-02-06  03:04PM"), size, i.Name)
+}
+
+// --- TYPE A conversion (RFC 959 §3.1.1.1): CRLF on the wire, LF stored ---
+
+// crlfWriter turns LF into CRLF (a CR already before the LF is kept).
+type crlfWriter struct {
+	w      io.Writer
+	lastCR bool
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	start := 0
+	for i, b := range p {
+		if b == '\n' && !(i == 0 && c.lastCR || i > 0 && p[i-1] == '\r') {
+			if _, err := c.w.Write(p[start:i]); err != nil {
+				return 0, err
+			}
+			if _, err := c.w.Write([]byte("\r\n")); err != nil {
+				return 0, err
+			}
+			start = i + 1
+		}
+	}
+	if _, err := c.w.Write(p[start:]); err != nil {
+		return 0, err
+	}
+	if len(p) > 0 {
+		c.lastCR = p[len(p)-1] == '\r'
+	}
+	return len(p), nil
+}
+
+// lfWriter turns CRLF into LF; a CR not followed by LF is kept.
+type lfWriter struct {
+	w      io.Writer
+	heldCR bool
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	out := make([]byte, 0, len(p)+1)
+	for _, b := range p {
+		if l.heldCR {
+			l.heldCR = false
+			if b != '\n' {
+				out = append(out, '\r')
+			}
+		}
+		if b == '\r' {
+			l.heldCR = true
+			continue
+		}
+		out = append(out, b)
+	}
+	if _, err := l.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *lfWriter) flush() error {
+	if l.heldCR {
+		l.heldCR = false
+		_, err := l.w.Write([]byte{'\r'})
+		return err
+	}
+	return nil
+}
