@@ -3,8 +3,7 @@ package ftpgateway
 import (
 	"bufio"
 	"crypto/md5"
-	"encoding/hex"
-	"fmt"
+	"encoding/binary"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -19,21 +18,28 @@ import (
 	"github.com/sluice/sluice/vfs"
 )
 
-// level is who may send a command (manual §1.4.1–1.4.3).
-type level int
-
-const (
-	levelAll        level = iota // before login
-	levelUser                    // any logged-in user; file access is then up to policy
-	levelSupervisor              // supervisor only
-)
-
 type handler func(c *session, arg string) (quit bool)
 
 type spec struct {
-	h     handler
-	level level
-	help  string // HELP <cmd> syntax
+	h    handler
+	help string // HELP <cmd> syntax (a helpSyntax* constant)
+}
+
+// fileOps are §1.4.3 commands that are file operations: for them the
+// shared policy decides, for every logged-in user, instead of the
+// manual's supervisor level (docs/ftp.md §2, D1), so that FTP and SFTP
+// allow the same things.
+var fileOps = map[string]bool{"RETR": true, "STOR": true, "APPE": true, "ALLO": true, "DELE": true,
+	"RNFR": true, "RNTO": true, "CDUP": true, "XCUP": true, "CWD": true, "XCWD": true, "REST": true,
+	"MDTM": true, "SIZE": true, "XCRC": true, "XMD5": true, "SITE": true}
+
+// levelOf is the access level the session must have for verb.
+func levelOf(verb string) accessLevel {
+	l := commandLevels[verb]
+	if l == accessSupervisor && fileOps[verb] {
+		return accessRegistered
+	}
+	return l
 }
 
 // lookup is the command table. A switch, not a map, so that the table is
@@ -41,89 +47,89 @@ type spec struct {
 func lookup(verb string) (spec, bool) {
 	switch verb {
 	case "USER":
-		return spec{(*session).cmdUSER, levelAll, "USER <username>"}, true
+		return spec{(*session).cmdUSER, helpSyntaxUSER}, true
 	case "PASS":
-		return spec{(*session).cmdPASS, levelAll, "PASS <password>"}, true
+		return spec{(*session).cmdPASS, helpSyntaxPASS}, true
 	case "ACCT":
-		return spec{(*session).cmdACCT, levelUser, "ACCT TEST0|TEST1"}, true
+		return spec{(*session).cmdACCT, helpSyntaxACCT}, true
 	case "REIN":
-		return spec{(*session).cmdREIN, levelAll, "REIN"}, true
+		return spec{(*session).cmdREIN, helpSyntaxREIN}, true
 	case "QUIT":
-		return spec{(*session).cmdQUIT, levelAll, "QUIT"}, true
+		return spec{(*session).cmdQUIT, helpSyntaxQUIT}, true
 	case "NOOP":
-		return spec{(*session).cmdNOOP, levelAll, "NOOP"}, true
+		return spec{(*session).cmdNOOP, helpSyntaxNOOP}, true
 	case "SYST":
-		return spec{(*session).cmdSYST, levelAll, "SYST"}, true
+		return spec{(*session).cmdSYST, helpSyntaxSYST}, true
 	case "HELP":
-		return spec{(*session).cmdHELP, levelAll, "HELP [<command>]"}, true
+		return spec{(*session).cmdHELP, helpSyntaxHELP}, true
 	case "STAT":
-		return spec{(*session).cmdSTAT, levelAll, "STAT"}, true
+		return spec{(*session).cmdSTAT, helpSyntaxSTAT}, true
 	case "FEAT":
-		return spec{(*session).cmdFEAT, levelAll, "FEAT"}, true
+		return spec{(*session).cmdFEAT, helpSyntaxFEAT}, true
 	case "OPTS":
-		return spec{(*session).cmdOPTS, levelUser, "OPTS <command> [<options>]"}, true
+		return spec{(*session).cmdOPTS, helpSyntaxOPTS}, true
 	case "AUTH":
-		return spec{(*session).cmdAUTH, levelAll, "AUTH TLS"}, true
+		return spec{(*session).cmdAUTH, helpSyntaxAUTH}, true
 	case "PBSZ":
-		return spec{(*session).cmdPBSZ, levelAll, "PBSZ 0"}, true
+		return spec{(*session).cmdPBSZ, helpSyntaxPBSZ}, true
 	case "PROT":
-		return spec{(*session).cmdPROT, levelAll, "PROT C|P"}, true
+		return spec{(*session).cmdPROT, helpSyntaxPROT}, true
 	case "PORT":
-		return spec{(*session).cmdPORT, levelUser, "PORT h1,h2,h3,h4,p1,p2"}, true
+		return spec{(*session).cmdPORT, helpSyntaxPORT}, true
 	case "PASV":
-		return spec{(*session).cmdPASV, levelUser, "PASV"}, true
+		return spec{(*session).cmdPASV, helpSyntaxPASV}, true
 	case "EPRT":
-		return spec{(*session).cmdEPRT, levelUser, "EPRT |proto|address|port|"}, true
+		return spec{(*session).cmdEPRT, helpSyntaxEPRT}, true
 	case "EPSV":
-		return spec{(*session).cmdEPSV, levelUser, "EPSV [1|2|ALL]"}, true
+		return spec{(*session).cmdEPSV, helpSyntaxEPSV}, true
 	case "TYPE":
-		return spec{(*session).cmdTYPE, levelUser, "TYPE A [N]|I|L 8"}, true
+		return spec{(*session).cmdTYPE, helpSyntaxTYPE}, true
 	case "MODE":
-		return spec{(*session).cmdMODE, levelUser, "MODE S"}, true
+		return spec{(*session).cmdMODE, helpSyntaxMODE}, true
 	case "STRU":
-		return spec{(*session).cmdSTRU, levelUser, "STRU F"}, true
+		return spec{(*session).cmdSTRU, helpSyntaxSTRU}, true
 	case "ABOR":
-		return spec{(*session).cmdABOR, levelUser, "ABOR"}, true
+		return spec{(*session).cmdABOR, helpSyntaxABOR}, true
 	case "LIST":
-		return spec{(*session).cmdLIST, levelUser, "LIST [<path-name>]"}, true
+		return spec{(*session).cmdLIST, helpSyntaxLIST}, true
 	case "NLST":
-		return spec{(*session).cmdNLST, levelUser, "NLST [<path-name>]"}, true
+		return spec{(*session).cmdNLST, helpSyntaxNLST}, true
 	case "PWD", "XPWD":
-		return spec{(*session).cmdPWD, levelUser, verb}, true
+		return spec{(*session).cmdPWD, helpSyntaxOf(verb)}, true
 	case "CWD", "XCWD":
-		return spec{(*session).cmdCWD, levelUser, verb + " <path-name>"}, true
+		return spec{(*session).cmdCWD, helpSyntaxOf(verb)}, true
 	case "CDUP", "XCUP":
-		return spec{(*session).cmdCDUP, levelUser, verb}, true
+		return spec{(*session).cmdCDUP, helpSyntaxOf(verb)}, true
 	case "SMNT":
-		return spec{(*session).cmdSMNT, levelUser, "SMNT <file-system>"}, true
+		return spec{(*session).cmdSMNT, helpSyntaxSMNT}, true
 	case "REST":
-		return spec{(*session).cmdREST, levelUser, "REST <offset>"}, true
+		return spec{(*session).cmdREST, helpSyntaxREST}, true
 	case "RETR":
-		return spec{(*session).cmdRETR, levelUser, "RETR <filename>"}, true
+		return spec{(*session).cmdRETR, helpSyntaxRETR}, true
 	case "STOR":
-		return spec{(*session).cmdSTOR, levelUser, "STOR <filename>"}, true
+		return spec{(*session).cmdSTOR, helpSyntaxSTOR}, true
 	case "APPE":
-		return spec{(*session).cmdAPPE, levelUser, "APPE <filename>"}, true
+		return spec{(*session).cmdAPPE, helpSyntaxAPPE}, true
 	case "DELE":
-		return spec{(*session).cmdDELE, levelUser, "DELE <filename>"}, true
+		return spec{(*session).cmdDELE, helpSyntaxDELE}, true
 	case "RNFR":
-		return spec{(*session).cmdRNFR, levelUser, "RNFR <filename>"}, true
+		return spec{(*session).cmdRNFR, helpSyntaxRNFR}, true
 	case "RNTO":
-		return spec{(*session).cmdRNTO, levelUser, "RNTO <filename>"}, true
+		return spec{(*session).cmdRNTO, helpSyntaxRNTO}, true
 	case "SIZE":
-		return spec{(*session).cmdSIZE, levelUser, "SIZE <filename>"}, true
+		return spec{(*session).cmdSIZE, helpSyntaxSIZE}, true
 	case "MDTM":
-		return spec{(*session).cmdMDTM, levelUser, "MDTM <filename>"}, true
+		return spec{(*session).cmdMDTM, helpSyntaxMDTM}, true
 	case "XCRC":
-		return spec{(*session).cmdXCRC, levelUser, `XCRC ["<filename>"] [<offset> [<size>]]`}, true
+		return spec{(*session).cmdXCRC, helpSyntaxXCRC}, true
 	case "XMD5":
-		return spec{(*session).cmdXMD5, levelUser, `XMD5 ["<filename>"] [<offset> [<size>]]`}, true
+		return spec{(*session).cmdXMD5, helpSyntaxXMD5}, true
 	case "ALLO":
-		return spec{(*session).cmdALLO, levelUser, "ALLO <size>"}, true
+		return spec{(*session).cmdALLO, helpSyntaxALLO}, true
 	case "MKD", "XMKD", "RMD", "XRMD", "STOU":
-		return spec{(*session).cmdNotImplemented, levelUser, verb}, true
+		return spec{(*session).cmdNotImplemented, helpSyntaxOf(verb)}, true
 	case "SITE":
-		return spec{(*session).cmdSITE, levelUser, "SITE <command> [<arguments>]"}, true
+		return spec{(*session).cmdSITE, helpSyntaxSITE}, true
 	}
 	return spec{}, false
 }
@@ -137,48 +143,69 @@ var helpVerbs = []string{"USER", "PASS", "ACCT", "REIN", "QUIT", "NOOP", "SYST",
 func (c *session) dispatch(cmd command) bool {
 	sp, ok := lookup(cmd.verb)
 	if !ok {
-		c.reply(500, "Syntax error, command unrecognized.")
+		c.send(replyUnrecognized)
 		return false
 	}
-	if sp.level > levelAll && c.user == nil {
-		c.reply(530, "Access denied, not logged in.")
+	lvl := levelOf(cmd.verb)
+	if lvl > accessAll && c.user == nil {
+		c.send(replyNotLoggedIn)
 		return false
 	}
-	if sp.level == levelSupervisor && !c.user.IsSupervisor() {
-		c.reply(530, "Access denied, not logged in.")
+	if lvl == accessSupervisor && !c.user.IsSupervisor() {
+		c.send(replyNotLoggedIn)
 		return false
 	}
 	return sp.h(c, cmd.arg)
+}
+
+// helpSyntaxOf is the HELP syntax of the commands with X aliases and the
+// unimplemented ones.
+func helpSyntaxOf(verb string) string {
+	switch verb {
+	case "PWD":
+		return helpSyntaxPWD
+	case "XPWD":
+		return helpSyntaxXPWD
+	case "CWD":
+		return helpSyntaxCWD
+	case "XCWD":
+		return helpSyntaxXCWD
+	case "CDUP":
+		return helpSyntaxCDUP
+	case "XCUP":
+		return helpSyntaxXCUP
+	}
+	return ""
 }
 
 // --- Session and login (manual §1.4.1) ---
 
 func (c *session) cmdUSER(arg string) bool {
 	if c.srv.pol.FTP.RequireTLS && !c.tlsOn {
-		c.reply(534, "Request denied for policy reasons.") // RFC 4217 §13
+		c.send(replyLoginTLSNeeded)
 		return false
 	}
 	if len(arg) > 64 {
-		c.reply(530, "User name too long.")
+		c.send(replyUserTooLong)
 		return false
 	}
 	// Always 331, whether the user exists or not (RFC 2577 §5).
 	c.userName, c.user, c.vs = arg, nil, nil
-	c.reply(331, "User name accepted, password needed.")
+	c.send(replyUserOK)
 	return false
 }
 
 func (c *session) cmdPASS(arg string) bool {
 	if c.userName == "" {
-		c.reply(531, "User name required.")
+		c.send(replyUserRequired)
 		return false
 	}
 	if c.user != nil {
-		c.reply(230, "User login complete.")
+		c.send(replyLoginComplete)
 		return false
 	}
 	if len(arg) > 128 {
-		c.reply(530, "Password too long.")
+		c.send(replyPassTooLong)
 		return false
 	}
 	s := c.srv
@@ -191,15 +218,19 @@ func (c *session) cmdPASS(arg string) bool {
 		s.count(func(st *stats) { st.failedLogins++ })
 		s.audit.Info("login failed", "user", c.userName, "remote_addr", c.remote, "method", "ftp-password")
 		time.Sleep(s.pol.Limits.LoginFailDelay)
-		c.reply(530, "User login refused.")
+		c.send(replyLoginRefused)
 		if c.failures >= s.pol.FTP.MaxLoginFailures {
 			c.log.Warn("too many failed logins; closing", "failures", c.failures)
+			c.send(replyServiceNA) // D21
 			return true
 		}
 		return false
 	}
 	c.user = u
 	c.vs = &vfs.Session{User: u, ID: "ftp-" + c.id, Remote: c.remote}
+	c.mu.Lock()
+	c.whoName = u.Name
+	c.mu.Unlock()
 	c.loggedAt = time.Now()
 	c.resetSettings()
 	if fs := s.pol.FTP.DefaultFS; fs != "" && u.Sees(fs) {
@@ -208,11 +239,16 @@ func (c *session) cmdPASS(arg string) bool {
 	s.count(func(st *stats) { st.logins++ })
 	s.audit.Info("login", "user", u.Name, "remote_addr", c.remote, "method", "ftp-password", "tls", c.tlsOn)
 	s.audit.Info("session start", "user", u.Name, "session", c.vs.ID, "remote_addr", c.remote)
-	if motd := c.motd(); len(motd) > 0 {
-		c.replyLines(230, motd[0], motd[1:], "User login successful.")
-	} else {
-		c.reply(230, "User login successful.")
+	var lines []string
+	for _, l := range c.motd() {
+		lines = append(lines, line1(replyMOTDLine, l))
 	}
+	if u.Name == "anonymous" && u.PasswordHash == "" {
+		lines = append(lines, string(replyLoginComplete))
+	} else {
+		lines = append(lines, string(replyLoginOK))
+	}
+	c.sendLines(lines...)
 	return false
 }
 
@@ -243,12 +279,12 @@ func (c *session) cmdACCT(arg string) bool {
 	case "TEST1":
 		c.testFS, c.cwd = "ts1", "ts1"
 	default:
-		c.reply(202, "Command superfluous at this site.")
+		c.send(replyAcctNotUsed)
 		return false
 	}
 	// TEST mode behaves as a standard server: DIRECT ON (manual §3.5).
 	c.direct = true
-	c.reply(200, "FTP server test account enabled.")
+	c.send(replyTestEnabled)
 	return false
 }
 
@@ -257,8 +293,11 @@ func (c *session) cmdREIN(string) bool {
 		c.srv.audit.Info("session end", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)
 	}
 	c.userName, c.user, c.vs, c.failures = "", nil, nil, 0
+	c.mu.Lock()
+	c.whoName = ""
+	c.mu.Unlock()
 	c.resetSettings()
-	c.reply(220, "OK.")
+	c.send(replyReinOK)
 	return false
 }
 
@@ -266,17 +305,17 @@ func (c *session) cmdQUIT(string) bool {
 	if c.vs != nil {
 		c.srv.audit.Info("session end", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)
 	}
-	c.reply(221, "Goodbye.")
+	c.send(replyGoodbye)
 	return true
 }
 
-func (c *session) cmdNOOP(string) bool { c.reply(200, "OK."); return false }
+func (c *session) cmdNOOP(string) bool { c.send(replyNoopOK); return false }
 
 func (c *session) cmdSYST(string) bool {
 	if c.systMode == "msdos" {
-		c.reply(215, "MSDOS system type.")
+		c.send(replySystMSDOS)
 	} else {
-		c.reply(215, "UNIX system type.")
+		c.send(replySystUnix)
 	}
 	return false
 }
@@ -284,40 +323,47 @@ func (c *session) cmdSYST(string) bool {
 func (c *session) cmdHELP(arg string) bool {
 	arg = strings.ToUpper(strings.TrimSpace(arg))
 	if arg == "" {
-		var lines []string
-		for i := 0; i < len(helpVerbs); i += 8 {
-			lines = append(lines, strings.Join(helpVerbs[i:min(i+8, len(helpVerbs))], " "))
+		verbs := append([]string(nil), helpVerbs...)
+		sort.Strings(verbs)
+		lines := []string{string(replyHelpGeneralFirst)}
+		for i := 0; i < len(verbs); i += 14 {
+			lines = append(lines, line1(replyHelpGeneralLine, strings.Join(verbs[i:min(i+14, len(verbs))], " ")))
 		}
-		c.replyLines(214, "The following commands are recognized:", lines, "HELP: See HELP <command>")
+		c.sendLines(append(lines, string(replyHelpGeneralLast))...)
 		return false
 	}
 	sp, ok := lookup(arg)
-	if !ok {
-		c.reply(214, "HELP: Command not recognized")
-		return false
+	switch {
+	case !ok:
+		c.send(replyHelpUnknown)
+	case sp.help == "":
+		c.send(replyHelpNotImpl)
+	default:
+		c.send(replyHelpSyntax, arg, sp.help)
 	}
-	c.replyf(214, "%s: Syntax: %s<CRLF>", arg, sp.help)
 	return false
 }
 
 func (c *session) cmdFEAT(string) bool {
-	feats := []string{"EPRT", "EPSV", "MDTM", "REST STREAM", "SIZE", "XCRC", "XMD5"}
+	lines := []string{string(replyFeatFirst)}
 	if c.srv.cfg.TLS != nil {
-		feats = append([]string{"AUTH TLS", "PBSZ", "PROT"}, feats...)
+		lines = append(lines, string(replyFeatAuthTLS), string(replyFeatPBSZ), string(replyFeatPROT))
 	}
-	c.replyLines(211, "Extensions supported:", feats, "End")
+	lines = append(lines, string(replyFeatMDTM), string(replyFeatRestStream), string(replyFeatSIZE),
+		string(replyFeatXCRC), string(replyFeatXMD5), string(replyFeatLast))
+	c.sendLines(lines...)
 	return false
 }
 
-func (c *session) cmdOPTS(string) bool { c.reply(501, "No options available"); return false }
+func (c *session) cmdOPTS(string) bool { c.send(replyOptsNone); return false }
 
 func (c *session) cmdALLO(string) bool {
-	c.reply(202, "Command not implemented, superfluous at this site.")
+	c.send(replyAllo)
 	return false
 }
 
 func (c *session) cmdNotImplemented(string) bool {
-	c.reply(502, "Command not implemented.")
+	c.send(replyNotImplemented)
 	return false
 }
 
@@ -326,7 +372,7 @@ func (c *session) cmdNotImplemented(string) bool {
 func (c *session) cmdTYPE(arg string) bool {
 	f := strings.Fields(strings.ToUpper(arg))
 	if len(f) == 0 {
-		c.reply(501, "TYPE argument error.")
+		c.send(replyTypeArg)
 		return false
 	}
 	switch f[0] {
@@ -334,29 +380,29 @@ func (c *session) cmdTYPE(arg string) bool {
 		switch {
 		case len(f) == 1 || f[1] == "N":
 			c.ascii = true
-			c.reply(200, "TYPE is set to ASCII NON PRINT.")
+			c.send(replyTypeASCII)
 		case f[1] == "T":
 			c.ascii = true
-			c.reply(200, "TYPE is set to ASCII TELNET.")
+			c.send(replyTypeASCIITelnt)
 		case f[1] == "C":
-			c.reply(504, "TYPE ASCII CARRIAGE not supported.")
+			c.send(replyTypeCarriage)
 		default:
-			c.reply(501, "TYPE ASCII format error.")
+			c.send(replyTypeASCIIFmt)
 		}
 	case "I":
 		c.ascii = false
-		c.reply(200, "TYPE is set to IMAGE.")
+		c.send(replyTypeImage)
 	case "L":
 		if len(f) == 2 && f[1] == "8" {
 			c.ascii = false
-			c.reply(200, "TYPE is set to LOCAL 8.")
+			c.send(replyTypeLocal8)
 		} else {
-			c.reply(504, "TYPE LOCAL size not supported.")
+			c.send(replyTypeLocalSize)
 		}
 	case "E":
-		c.reply(504, "TYPE EBCDIC not supported.")
+		c.send(replyTypeEBCDIC)
 	default:
-		c.reply(501, "TYPE format not recognized.")
+		c.send(replyTypeFormat)
 	}
 	return false
 }
@@ -364,15 +410,15 @@ func (c *session) cmdTYPE(arg string) bool {
 func (c *session) cmdMODE(arg string) bool {
 	switch strings.ToUpper(strings.TrimSpace(arg)) {
 	case "":
-		c.reply(501, "MODE argument error.")
+		c.send(replyModeArg)
 	case "S":
-		c.reply(200, "MODE is set to STREAM.")
+		c.send(replyModeStream)
 	case "B":
-		c.reply(504, "MODE BLOCK not supported.")
+		c.send(replyModeBlock)
 	case "C":
-		c.reply(504, "MODE COMPRESSED not supported.")
+		c.send(replyModeCompressed)
 	default:
-		c.reply(501, "MODE format not recognized.")
+		c.send(replyModeFormat)
 	}
 	return false
 }
@@ -380,15 +426,15 @@ func (c *session) cmdMODE(arg string) bool {
 func (c *session) cmdSTRU(arg string) bool {
 	switch strings.ToUpper(strings.TrimSpace(arg)) {
 	case "":
-		c.reply(501, "STRU argument error.")
+		c.send(replyStruArg)
 	case "F":
-		c.reply(200, "STRU is set to FILE.")
+		c.send(replyStruFile)
 	case "R":
-		c.reply(504, "STRU RECORD not supported.")
+		c.send(replyStruRecord)
 	case "P":
-		c.reply(504, "STRU PAGE not supported.")
+		c.send(replyStruPage)
 	default:
-		c.reply(501, "STRU format not recognized.")
+		c.send(replyStruFormat)
 	}
 	return false
 }
@@ -396,14 +442,14 @@ func (c *session) cmdSTRU(arg string) bool {
 func (c *session) cmdREST(arg string) bool {
 	n, err := strconv.ParseInt(strings.TrimSpace(arg), 10, 64)
 	if err != nil || n < 0 {
-		c.reply(501, "Syntax error in parameters or arguments.")
+		c.send(replyNotImplParam) // D19
 		return false
 	}
 	c.rest = n
 	if n == 0 {
-		c.reply(200, "Restore offset set to 0.")
+		c.send(replyRestZero)
 	} else {
-		c.replyf(350, "Restore offset set to %d, use RETR, STOR or APPE to init transfer.", n)
+		c.send(replyRestOK, n)
 	}
 	return false
 }
@@ -411,7 +457,7 @@ func (c *session) cmdREST(arg string) bool {
 // --- Navigation (manual §1.4.2–1.4.3): file systems are directories ---
 
 func (c *session) cmdPWD(string) bool {
-	c.replyf(257, "%q is the current directory.", "/"+c.cwd)
+	c.send(replyPwd, "/"+c.cwd)
 	return false
 }
 
@@ -419,22 +465,22 @@ func (c *session) cmdCWD(arg string) bool {
 	arg = strings.TrimSpace(arg)
 	switch arg {
 	case "":
-		c.reply(501, "No pathname defined.")
+		c.send(replyCwdNoPath)
 		return false
 	case ".":
-		c.reply(200, "CWD current dir successful.")
+		c.send(replyCwdCurrentDir)
 		return false
 	case "/", "..", "/..":
 		if c.testFS != "" {
-			c.reply(501, "Pathname not allowed in test mode.")
+			c.send(replyCwdTestMode)
 			return false
 		}
 		if arg == ".." && c.cwd == "" {
-			c.reply(550, "Pathname not available.")
+			c.send(replyCwdNotAvail)
 			return false
 		}
 		c.cwd = ""
-		c.reply(200, "CWD root dir successful.")
+		c.send(replyCwdRootDir)
 		return false
 	}
 	fs, name, err := vfs.Split(path.Clean("/"+c.cwd+"/"+arg), c.srv.pol.Names.MaxLen)
@@ -442,57 +488,57 @@ func (c *session) cmdCWD(arg string) bool {
 		fs, name, err = vfs.Split(path.Clean(arg), c.srv.pol.Names.MaxLen)
 	}
 	if err != nil || name != "" {
-		c.reply(501, "Invalid pathname.")
+		c.send(replyInvalidPath)
 		return false
 	}
 	if c.testFS != "" && fs != c.testFS {
-		c.reply(501, "Pathname not allowed in test mode.")
+		c.send(replyCwdTestMode)
 		return false
 	}
 	if fs == "" {
 		c.cwd = ""
-		c.reply(200, "CWD root dir successful.")
+		c.send(replyCwdRootDir)
 		return false
 	}
 	if _, err := c.srv.cfg.Store.Stat(c.vs, "/"+fs); err != nil {
-		c.reply(550, "Pathname not available.")
+		c.send(replyCwdNotAvail)
 		return false
 	}
 	c.cwd = fs
-	c.reply(200, "CWD command successful.")
+	c.send(replyCwdOK)
 	return false
 }
 
 func (c *session) cmdCDUP(string) bool {
 	if c.cwd == "" {
-		c.reply(550, "Top of tree.")
+		c.send(replyCdupTop)
 		return false
 	}
 	if c.testFS != "" {
-		c.reply(501, "Pathname not allowed in test mode.")
+		c.send(replyCwdTestMode)
 		return false
 	}
 	c.cwd = ""
-	c.reply(200, "CDUP command successful.")
+	c.send(replyCdupOK)
 	return false
 }
 
 func (c *session) cmdSMNT(arg string) bool {
 	fs := strings.ToLower(strings.Trim(strings.TrimSpace(arg), "/"))
 	if fs == "" || strings.Contains(fs, "/") || !c.srv.pol.HasMount(fs) {
-		c.reply(501, "File system not recognized.")
+		c.send(replySmntUnknown)
 		return false
 	}
 	if c.testFS != "" && fs != c.testFS {
-		c.reply(501, "File system not allowed in test mode.")
+		c.send(replySiteFSTestMode)
 		return false
 	}
 	if _, err := c.srv.cfg.Store.Stat(c.vs, "/"+fs); err != nil {
-		c.reply(550, "File system is not available.")
+		c.send(replySmntNotAvail)
 		return false
 	}
 	c.cwd = fs
-	c.reply(200, "File system mounted.")
+	c.send(replySmntOK)
 	return false
 }
 
@@ -502,7 +548,7 @@ func (c *session) cmdSMNT(arg string) bool {
 func (c *session) resolve(arg string) (string, bool) {
 	arg = strings.TrimSpace(arg)
 	if arg == "" {
-		c.reply(501, "Invalid filename.")
+		c.send(replyInvalidName)
 		return "", false
 	}
 	p := arg
@@ -512,12 +558,11 @@ func (c *session) resolve(arg string) (string, bool) {
 	p = path.Clean(p)
 	fs, _, err := vfs.Split(p, c.srv.pol.Names.MaxLen)
 	if err != nil {
-		code, text := ftpStatus(opRetr, err)
-		c.reply(code, text)
+		c.sendLines(ftpStatus(opRetr, err))
 		return "", false
 	}
 	if c.testFS != "" && fs != c.testFS {
-		c.reply(501, "File system not allowed in test mode.")
+		c.send(replySiteFSTestMode)
 		return "", false
 	}
 	return p, true
@@ -532,10 +577,10 @@ func (c *session) cmdDELE(arg string) bool {
 	}
 	if err := c.srv.cfg.Store.Remove(c.vs, p); err != nil {
 		c.log.Debug("DELE refused", "path", p, "error", err)
-		c.reply(ftpStatus(opDele, err))
+		c.sendLines(ftpStatus(opDele, err))
 		return false
 	}
-	c.reply(250, "File deleted.")
+	c.send(replyDeleOK)
 	return false
 }
 
@@ -545,11 +590,11 @@ func (c *session) cmdRNFR(arg string) bool {
 		return false
 	}
 	if _, err := c.srv.cfg.Store.Stat(c.vs, p); err != nil {
-		c.reply(ftpStatus(opRnfr, err))
+		c.sendLines(ftpStatus(opRnfr, err))
 		return false
 	}
 	c.rnfr = p
-	c.reply(350, "Rename pending information.")
+	c.send(replyRnfrOK)
 	return false
 }
 
@@ -557,7 +602,7 @@ func (c *session) cmdRNTO(arg string) bool {
 	from := c.rnfr
 	c.rnfr = ""
 	if from == "" {
-		c.reply(503, "Bad sequence of RNFR and RNTD commands.")
+		c.send(replyRntoSequence)
 		return false
 	}
 	to, ok := c.resolve(arg)
@@ -566,10 +611,10 @@ func (c *session) cmdRNTO(arg string) bool {
 	}
 	if _, err := c.srv.cfg.Store.Rename(c.vs, from, to); err != nil {
 		c.log.Debug("RNTO refused", "from", from, "to", to, "error", err)
-		c.reply(ftpStatus(opRnto, err))
+		c.sendLines(ftpStatus(opRnto, err))
 		return false
 	}
-	c.reply(250, "File successfully renamed.")
+	c.send(replyRntoOK)
 	return false
 }
 
@@ -580,10 +625,10 @@ func (c *session) cmdSIZE(arg string) bool {
 	}
 	i, err := c.srv.cfg.Store.Stat(c.vs, p)
 	if err != nil || i.IsDir {
-		c.reply(550, "File not found.")
+		c.send(replyNotFound)
 		return false
 	}
-	c.replyf(213, "%d", i.Size)
+	c.send(replySize, i.Size)
 	return false
 }
 
@@ -594,21 +639,21 @@ func (c *session) cmdMDTM(arg string) bool {
 	}
 	i, err := c.srv.cfg.Store.Stat(c.vs, p)
 	if err != nil || i.IsDir {
-		c.reply(550, "File not found.")
+		c.send(replyNotFound)
 		return false
 	}
-	c.reply(213, i.ModTime.UTC().Format("20060102150405"))
+	c.send(replyMdtm, i.ModTime.UTC().Format("20060102150405"))
 	return false
 }
 
 func (c *session) cmdXCRC(arg string) bool {
 	return c.checksum(arg, crc32.NewIEEE(), func(sum []byte) string {
-		return fmt.Sprintf("%08X", sum)
+		return line1(replyXcrc, binary.BigEndian.Uint32(sum))
 	})
 }
 
 func (c *session) cmdXMD5(arg string) bool {
-	return c.checksum(arg, md5.New(), func(sum []byte) string { return strings.ToUpper(hex.EncodeToString(sum)) })
+	return c.checksum(arg, md5.New(), func(sum []byte) string { return line1(replyXmd5, sum) })
 }
 
 // checksum serves XCRC and XMD5: [["name"] [offset [length]]] over the
@@ -616,8 +661,14 @@ func (c *session) cmdXMD5(arg string) bool {
 func (c *session) checksum(arg string, h hash.Hash, format func([]byte) string) bool {
 	name, off, length, hasLen, err := parseCRCArgs(arg)
 	if err != nil {
-		c.reply(501, "Invalid filename.")
+		c.send(replyInvalidName)
 		return false
+	}
+	if name == "" {
+		// No name: the last file transferred (D15).
+		c.mu.Lock()
+		name = c.lastFile
+		c.mu.Unlock()
 	}
 	p, ok := c.resolve(name)
 	if !ok {
@@ -625,26 +676,26 @@ func (c *session) checksum(arg string, h hash.Hash, format func([]byte) string) 
 	}
 	r, err := c.srv.cfg.Store.OpenRead(c.vs, p)
 	if err != nil {
-		c.reply(ftpStatus(opInfo, err))
+		c.sendLines(ftpStatus(opInfo, err))
 		return false
 	}
 	defer r.Close()
 	if off > r.Size() {
-		c.reply(550, "CRC offset past eof.")
+		c.send(replyCrcOffsetEOF)
 		return false
 	}
 	if !hasLen {
 		length = r.Size() - off
 	}
 	if length > r.Size()-off {
-		c.reply(550, "CRC size past eof.")
+		c.send(replyCrcSizeEOF)
 		return false
 	}
 	if _, err := io.Copy(h, io.NewSectionReader(r, off, length)); err != nil {
-		c.reply(550, "Error reading file.")
+		c.send(replyReadError)
 		return false
 	}
-	c.reply(250, format(h.Sum(nil)))
+	c.sendLines(format(h.Sum(nil)))
 	return false
 }
 

@@ -46,12 +46,12 @@ func (d *dataState) reset() {
 
 func (c *session) cmdPORT(arg string) bool {
 	if c.data.epsvAll {
-		c.reply(530, "Only EPSV commands admitted.")
+		c.send(replyOnlyEPSV)
 		return false
 	}
 	a, err := parsePORT(arg)
 	if err != nil {
-		c.reply(501, portErrText(err))
+		c.send(portErrReply(err))
 		return false
 	}
 	if !c.allowedTarget(a) {
@@ -60,26 +60,26 @@ func (c *session) cmdPORT(arg string) bool {
 	c.data.close()
 	c.data.active = a
 	v4 := a.IP.To4()
-	c.replyf(200, "PORT is set to IP ADDR = %d.%d.%d.%d PORT = %d", v4[0], v4[1], v4[2], v4[3], a.Port)
+	c.send(replyPortOK, v4[0], v4[1], v4[2], v4[3], a.Port)
 	return false
 }
 
 func (c *session) cmdEPRT(arg string) bool {
 	if c.data.epsvAll {
-		c.reply(530, "Only EPSV commands admitted.")
+		c.send(replyOnlyEPSV)
 		return false
 	}
 	a, err := parseEPRT(arg)
 	if err != nil {
 		switch {
 		case errors.Is(err, errProtocol):
-			c.reply(522, "Protocol not supported, use (1,2).")
+			c.send(replyEprtProto)
 		case errors.Is(err, errEPRTDelim):
-			c.reply(501, "Bad First EPRT delimiter.")
+			c.send(replyEprtDelim1)
 		case errors.Is(err, errPort):
-			c.reply(501, "TCP port value error.")
+			c.send(replyEprtPort)
 		default:
-			c.reply(501, "IP address error.")
+			c.send(replyEprtAddr)
 		}
 		return false
 	}
@@ -89,9 +89,12 @@ func (c *session) cmdEPRT(arg string) bool {
 	c.data.close()
 	c.data.active = a
 	if v4 := a.IP.To4(); v4 != nil {
-		c.replyf(200, "Extended PORT is set to 1 %s", v4)
+		c.send(replyEprtOK4, v4[0], v4[1], v4[2], v4[3])
 	} else {
-		c.replyf(200, "Extended PORT is set to 2 %s", a.IP)
+		ip := a.IP.To16()
+		c.send(replyEprtOK6, uint16(ip[0])<<8|uint16(ip[1]), uint16(ip[2])<<8|uint16(ip[3]), uint16(ip[4])<<8|uint16(ip[5]),
+			uint16(ip[6])<<8|uint16(ip[7]), uint16(ip[8])<<8|uint16(ip[9]), uint16(ip[10])<<8|uint16(ip[11]),
+			uint16(ip[12])<<8|uint16(ip[13]), uint16(ip[14])<<8|uint16(ip[15]))
 	}
 	return false
 }
@@ -102,80 +105,81 @@ func (c *session) cmdEPRT(arg string) bool {
 func (c *session) allowedTarget(a *net.TCPAddr) bool {
 	if c.peerIP == nil || !a.IP.Equal(c.peerIP) {
 		c.log.Warn("active data address refused", "target", a.String())
-		c.reply(504, "IP Address not allowed.")
+		c.send(replyAddrNotAllowed)
 		return false
 	}
 	if a.Port < 1024 {
 		c.log.Warn("active data port refused", "target", a.String())
-		c.reply(504, "Command not implemented for that parameter.")
+		c.send(replyNotImplParam)
 		return false
 	}
 	return true
 }
 
-func portErrText(err error) string {
+func portErrReply(err error) reply {
 	switch {
 	case errors.Is(err, errIPDelimiter):
-		return "IP Address delimiter error."
+		return replyPortAddrDelim
 	case errors.Is(err, errPortDelim):
-		return "TCP port delimiter error."
+		return replyPortPortDelim
 	case errors.Is(err, errPort):
-		return "TCP port error."
+		return replyPortPort
 	}
-	return "IP Address error."
+	return replyPortAddr
 }
 
 // --- PASV and EPSV (passive; mTCP PASV_BASE/PASV_PORTS, EXT_IPADDR) ---
 
 func (c *session) cmdPASV(string) bool {
 	if c.data.epsvAll {
-		c.reply(530, "Only EPSV commands admitted.")
+		c.send(replyOnlyEPSV)
 		return false
 	}
 	local, _ := c.raw.LocalAddr().(*net.TCPAddr)
 	if local == nil || local.IP.To4() == nil {
-		c.reply(411, "Unable to get passive mode") // IPv6 control: EPSV only (RFC 2428)
+		c.send(replyNoPassive) // IPv6 control: EPSV only (RFC 2428)
 		return false
 	}
 	l, err := c.listenPassive(local.IP)
 	if err != nil {
 		c.log.Warn("passive listen failed", "error", err)
-		c.reply(411, "Unable to get passive mode")
+		c.send(replyNoPassive)
 		return false
 	}
 	adv := local.IP
 	if ext := c.srv.pol.FTP.PasvAddress; ext != "" && !sameNetwork(c.peerIP, local.IP) {
 		adv = net.ParseIP(ext)
 	}
-	c.replyf(227, "Entering Passive Mode. (%s)", pasvReply(adv, l.Addr().(*net.TCPAddr).Port))
+	v4, port := adv.To4(), l.Addr().(*net.TCPAddr).Port
+	c.send(replyPasvOK, v4[0], v4[1], v4[2], v4[3], port>>8, port&0xff)
 	return false
 }
 
 func (c *session) cmdEPSV(arg string) bool {
 	all, proto, err := parseEPSV(arg)
 	if err != nil {
-		c.reply(522, "Protocol not supported, use (1,2)")
+		c.send(replyEpsvProto)
 		return false
 	}
 	if all {
 		c.data.close()
 		c.data.epsvAll = true
-		c.reply(200, "Extended Passive ALL processed.")
+		c.send(replyEpsvAll)
 		return false
 	}
 	local, _ := c.raw.LocalAddr().(*net.TCPAddr)
 	isV4 := local != nil && local.IP.To4() != nil
 	if local == nil || proto == 1 && !isV4 || proto == 2 && isV4 {
-		c.reply(522, "Protocol not supported, use (1,2)")
+		c.send(replyEpsvProto)
 		return false
 	}
 	l, err := c.listenPassive(local.IP)
 	if err != nil {
 		c.log.Warn("passive listen failed", "error", err)
-		c.reply(411, "Unable to get extended passive mode")
+		c.send(replyNoExtPassive)
 		return false
 	}
-	c.replyf(229, "Entering Extended Passive Mode (|||%d|)", l.Addr().(*net.TCPAddr).Port)
+	c.send(replyEpsvOK, l.Addr().(*net.TCPAddr).Port)
 	return false
 }
 

@@ -147,13 +147,6 @@ func parseEPSV(arg string) (all bool, proto int, err error) {
 	return false, 0, errProtocol
 }
 
-// pasvReply formats the 227 address "h1,h2,h3,h4,p1,p2".
-func pasvReply(ip net.IP, port int) string {
-	v4 := ip.To4()
-	return strconv.Itoa(int(v4[0])) + "," + strconv.Itoa(int(v4[1])) + "," + strconv.Itoa(int(v4[2])) + "," +
-		strconv.Itoa(int(v4[3])) + "," + strconv.Itoa(port>>8) + "," + strconv.Itoa(port&0xff)
-}
-
 // parseCRCArgs parses XCRC/XMD5 arguments: [["name"] [offset [length]]].
 // The name may be quoted (with spaces) or a bare word; a bare number is an
 // offset only when a name was given before it or none is needed.

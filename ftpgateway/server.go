@@ -37,6 +37,8 @@ type Store interface {
 	OpenWriteKeep(s *vfs.Session, p string, keep int64) (*vfs.Writer, error)
 	Remove(s *vfs.Session, p string) error
 	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
+	// Verify runs the image checks on a file without committing it.
+	Verify(s *vfs.Session, p string) error
 	Mem() *mem.Store
 }
 
@@ -75,9 +77,9 @@ type Server struct {
 
 // stats are the counters of mTCP's SITE STATS.
 type stats struct {
-	sessions, logins, failedLogins int64
-	filesSent, filesReceived       int64
-	bytesSent, bytesReceived       int64
+	sessions, refused, logins, failedLogins int64
+	filesSent, filesReceived                int64
+	bytesSent, bytesReceived                int64
 }
 
 // New checks cfg and builds a Server.

@@ -63,6 +63,8 @@ type session struct {
 
 	mu       sync.Mutex
 	xfer     *transfer // running transfer, or nil
+	whoName  string    // the logged-in user's name, for other sessions' SITE WHO
+	lastFile string    // path of the last file transferred (XCRC/XMD5 without a name)
 	lastCmd  string
 	loggedAt time.Time
 }
@@ -99,29 +101,28 @@ func (c *session) Idle() bool {
 	return c.xfer == nil
 }
 
-// reply sends one reply line: code and text. Text never starts with
-// client input: callers put client data, if any, after the fixed text.
-func (c *session) reply(code int, text string) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	fmt.Fprintf(c.w, "%03d %s\r\n", code, sanitize(text))
-	c.w.Flush()
-}
+// send writes one reply line: a replies.go constant, formatted with args.
+// Every line starts with the constant's fixed text, never with client
+// input (file names come after it).
+func (c *session) send(r reply, args ...any) { c.sendLines(line1(r, args...)) }
 
-func (c *session) replyf(code int, format string, args ...any) {
-	c.reply(code, fmt.Sprintf(format, args...))
-}
-
-// replyLines sends a multi-line reply (RFC 959 §4.2): "code-first",
-// continuation lines indented by a space, "code last".
-func (c *session) replyLines(code int, first string, lines []string, last string) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	fmt.Fprintf(c.w, "%03d-%s\r\n", code, sanitize(first))
-	for _, l := range lines {
-		fmt.Fprintf(c.w, " %s\r\n", sanitize(l))
+// line1 formats one reply line.
+func line1(r reply, args ...any) string {
+	if len(args) == 0 {
+		return string(r)
 	}
-	fmt.Fprintf(c.w, "%03d %s\r\n", code, sanitize(last))
+	return fmt.Sprintf(string(r), args...)
+}
+
+// sendLines writes reply lines (a multi-line reply, RFC 959 §4.2) in one
+// flush.
+func (c *session) sendLines(lines ...string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for _, l := range lines {
+		c.w.WriteString(sanitize(l))
+		c.w.WriteString("\r\n")
+	}
 	c.w.Flush()
 }
 
@@ -201,7 +202,8 @@ func (c *session) Serve() {
 	release, err := s.sessions.Acquire(ip)
 	if err != nil {
 		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		c.reply(421, "Service not available.")
+		c.send(replyServiceNA)
+		s.count(func(st *stats) { st.refused++ })
 		c.log.Warn("connection refused", "reason", err)
 		return
 	}
@@ -212,7 +214,7 @@ func (c *session) Serve() {
 	defer c.abortTransfer()
 
 	n, max := s.sessions.Active()
-	c.replyf(220, "FTP server ready, %d active clients of %d simultaneous clients allowed.", n, max)
+	c.send(replyBanner, n, max)
 
 	lines := make(chan line)
 	ack := make(chan struct{})
@@ -246,7 +248,7 @@ func (c *session) Serve() {
 				timer.Reset(s.pol.FTP.InactivityTimer) // never during a transfer
 				continue
 			}
-			c.reply(221, "Inactivity Timer Expired. Goodbye.")
+			c.send(replyInactivity)
 			c.log.Info("inactivity timer expired")
 			return
 		}
@@ -256,16 +258,16 @@ func (c *session) Serve() {
 // handle runs one line; it reports whether the session ends.
 func (c *session) handle(l line) bool {
 	if l.tooLong {
-		c.reply(500, "Syntax error, command line too long.")
+		c.send(replyLineTooLong)
 		return false
 	}
 	cmd, err := parseLine(l.raw)
 	switch {
 	case errors.Is(err, errEmpty):
-		c.reply(500, "Syntax error, command unrecognized.")
+		c.send(replyUnrecognized)
 		return false
 	case err != nil:
-		c.reply(500, "Syntax error, command delimiter error.")
+		c.send(replyDelimiter)
 		return false
 	}
 	if cmd.verb == "PASS" {

@@ -1,7 +1,6 @@
 package ftpgateway
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path"
@@ -43,15 +42,32 @@ func parseOnOff(s string) (bool, bool) {
 	return false, false
 }
 
+// siteFileOps are the SITE subcommands that are file operations: the
+// shared policy decides them for every logged-in user (docs/ftp.md §2).
+var siteFileOps = map[string]bool{"STATBUFFER": true, "STOREDEVICE": true, "GETFILEVER": true,
+	"CLEARBUFFER": true, "SAVEBUFFER": true}
+
+// siteTestRefused are the risky SITE commands TEST mode refuses (D16).
+var siteTestRefused = map[string]bool{"SAVEBUFFER": true, "CLEARBUFFER": true, "BACKUP": true,
+	"COHERENCE": true, "DIRECT": true, "RELOAD": true}
+
 // cmdSITE runs the manual's chapter 3 commands and mTCP's WHO, STATS,
-// DISKFREE and HELP. SITE is a supervisor command (manual §1.4.3).
+// DISKFREE and HELP. SITE is §1.4.3 (supervisor); see siteFileOps.
 func (c *session) cmdSITE(arg string) bool {
-	if !c.user.IsSupervisor() {
-		c.reply(530, "Access denied, not logged in.")
-		return false
-	}
 	sub, rest, _ := strings.Cut(strings.TrimSpace(arg), " ")
 	sub, rest = strings.ToUpper(sub), strings.TrimSpace(rest)
+	lvl, known := commandLevels["SITE "+sub]
+	if !known {
+		lvl = accessSupervisor
+	}
+	if lvl == accessSupervisor && !siteFileOps[sub] && !c.user.IsSupervisor() {
+		c.send(replyNotLoggedIn)
+		return false
+	}
+	if c.testFS != "" && siteTestRefused[sub] {
+		c.send(replySiteDTPCannot)
+		return false
+	}
 	switch sub {
 	case "DIRECT", "REPLY", "IMMEDIATE", "KEEPALIVE", "RELOAD", "COMPATIBLE":
 		c.siteMode(sub, rest)
@@ -62,10 +78,10 @@ func (c *session) cmdSITE(arg string) bool {
 		case "MSDOS", "MS-DOS":
 			c.systMode = "msdos"
 		default:
-			c.reply(500, "SITE SYSTMODE mode not recognized.")
+			c.send(replySiteSystmodeBad)
 			return false
 		}
-		c.replyf(200, "SYST is set to %s.", strings.ToUpper(c.systMode))
+		c.send(replySiteSystmodeOK, strings.ToUpper(c.systMode))
 	case "CHECK":
 		c.siteCheck(rest)
 	case "SAVEBUFFER":
@@ -76,43 +92,43 @@ func (c *session) cmdSITE(arg string) bool {
 		if i, ok := c.stagedFile(); ok {
 			name = i.Name
 		}
-		c.replyf(211, "Buffer status: MAX-REQ-BUSY %d-%d-%d filename: \"%s\".", st.Max, st.Req, st.Busy, name)
+		c.send(replyBufferStatus, st.Max, st.Req, st.Busy, name)
 	case "CLEARBUFFER":
 		i, ok := c.stagedFile()
 		if !ok {
-			c.reply(503, "Temporal buffer is empty.")
+			c.send(replyBufferNone)
 			return false
 		}
 		if err := c.srv.cfg.Store.Remove(c.vs, "/mem/"+i.Name); err != nil {
-			c.reply(503, "Temporal buffer is locked.")
+			c.send(replyBufferLocked)
 			return false
 		}
-		c.reply(211, "Temporal buffer cleared and deallocated.")
+		c.send(replyBufferCleared)
 	case "STOREDEVICE":
 		fs := c.cwd
 		if fs == "" || fs == "mem" || fs == "tst" || fs == "ts1" {
-			c.replyf(211, "%s: is not a permanent storage device, direct mode is %s.", fsLabel(fs), onOff(c.direct))
+			c.send(replyStoreDeviceNot, fsLabel(fs), onOff(c.direct))
 			return false
 		}
-		c.replyf(211, "%s: is permanent storage device, direct mode is %s.", fsLabel(fs), onOff(c.direct))
+		c.send(replyStoreDevice, fsLabel(fs), onOff(c.direct))
 	case "BACKUP":
 		c.siteBackup()
 	case "COHERENCE":
 		c.siteCoherence()
 	case "GETAPPNAME":
 		if name, _, ok := c.info().ActiveApp(); ok {
-			c.reply(204, name)
+			c.send(replyAppName, name)
 		} else {
-			c.reply(504, "Info not available.")
+			c.send(replySiteInfoNA504)
 		}
 	case "GETCFGNAME":
 		if name, ok := c.configName(); ok {
-			c.reply(204, name)
+			c.send(replyAppName, name)
 		} else {
-			c.reply(504, "Info not available.")
+			c.send(replySiteInfoNA504)
 		}
 	case "GETBIOSVER":
-		c.reply(214, c.info().Device().BIOSVersion.String())
+		c.send(replyBIOSVer, c.info().Device().BIOSVersion.String())
 	case "GETFILEVER":
 		c.siteFileVersion(rest)
 	case "GETHDWLVL":
@@ -121,26 +137,26 @@ func (c *session) cmdSITE(arg string) bool {
 		if bios == 0 {
 			bios = d.HWLevel
 		}
-		c.replyLines(213, fmt.Sprintf("BIOS: %d", bios), nil, fmt.Sprintf("APPL: %d", d.HWLevel))
+		c.sendLines(line1(replyHwLevelBIOS, bios), line1(replyHwLevelAppl, d.HWLevel))
 	case "LISTFIRMWARES":
 		_, fw, ok := c.info().ActiveApp()
 		if !ok || len(fw) == 0 {
-			c.reply(200, "None")
+			c.send(replyFirmwaresNone)
 			return false
 		}
 		names := make([]string, len(fw))
 		for i, f := range fw {
 			names[i] = f.Name
 		}
-		c.reply(211, strings.Join(names, ";"))
+		c.send(replyFirmwares, strings.Join(names, ";"))
 	case "SYSTID":
 		if id := c.info().Device().SystemID; id != "" {
-			c.reply(211, id)
+			c.send(replySystID, id)
 		} else {
-			c.reply(550, "Unknown")
+			c.send(replySystIDUnknown)
 		}
 	case "SAVESLAVES":
-		c.reply(504, "Feature not present.")
+		c.send(replyFeatureAbsent)
 	case "WHO":
 		c.siteWho()
 	case "STATS":
@@ -148,15 +164,9 @@ func (c *session) cmdSITE(arg string) bool {
 	case "DISKFREE":
 		c.siteDiskFree(rest)
 	case "HELP":
-		c.replyLines(214, "SITE commands:", []string{
-			"DIRECT ON|OFF, SAVEBUFFER [fs], STATBUFFER, CLEARBUFFER, STOREDEVICE",
-			"CHECK <name>|ALL ON|OFF, COMPATIBLE ON|OFF, REPLY ON|OFF, RELOAD ON|OFF",
-			"IMMEDIATE ON|OFF, KEEPALIVE ON|OFF, SYSTMODE UNIX|MSDOS",
-			"BACKUP, COHERENCE, GETAPPNAME, GETCFGNAME, GETBIOSVER, GETFILEVER <file>",
-			"GETHDWLVL, LISTFIRMWARES, SYSTID, SAVESLAVES, WHO, STATS, DISKFREE [fs], HELP",
-		}, "End of SITE help.")
+		c.siteHelp(rest)
 	default:
-		c.reply(500, "SITE command not recognized.")
+		c.send(replySiteUnknown)
 	}
 	return false
 }
@@ -186,35 +196,46 @@ func (noInfo) FreeSpace(*vfs.Session, string) (int64, error)  { return 0, os.Err
 func (c *session) siteMode(sub, arg string) {
 	v, ok := parseOnOff(arg)
 	if !ok {
-		c.replyf(500, "SITE %s mode not recognized.", sub)
+		c.send(map[string]reply{"DIRECT": replySiteDirectBad, "REPLY": replySiteReplyBad,
+			"IMMEDIATE": replySiteImmediateBad, "KEEPALIVE": replySiteKeepaliveBad, "RELOAD": replySiteReloadBad,
+			"COMPATIBLE": replySiteCompatibleBad}[sub])
 		return
 	}
 	switch sub {
 	case "DIRECT":
 		if !v && c.testFS != "" {
-			c.reply(501, "File system not allowed in test mode.")
+			c.send(replySiteFSTestMode)
 			return
 		}
 		c.direct = v
-		c.replyf(200, "DIRECT is set to %s.", onOff(v))
+		c.send(replySiteDirectOK, onOff(v))
 	case "REPLY":
 		c.reply119 = v
-		c.replyf(200, "REPLY mode is set to %s.", onOff(v))
+		c.send(replySiteReplyOK, onOff(v))
 	case "IMMEDIATE":
 		c.imm = v
-		c.replyf(200, "IMMEDIATE mode is set to %s.", onOff(v))
+		c.send(replySiteImmediateOK, onOff(v))
 	case "KEEPALIVE":
 		c.keepOn = v
-		c.replyf(200, "KEEPALIVE mode is set to %s.", onOff(v))
+		c.send(replySiteKeepaliveOK, onOff(v))
 	case "RELOAD":
 		c.reload = v
 		if v {
 			c.srv.audit.Info("reload ordered", "user", c.user.Name, "remote_addr", c.remote)
 		}
-		c.replyf(200, "RELOAD mode is set to %s.", onOff(v))
+		c.send(replySiteReloadOK, onOff(v))
 	case "COMPATIBLE":
-		// Obsolete (manual §3.7): its checks are SITE CHECK's now.
-		c.replyf(200, "COMPATIBLE mode is set to %s", onOff(v))
+		// Obsolete (manual §3.7): since 10.6.69 it switches only what
+		// SITE CHECK's PATH, CRC, LENGTH and RENAME do not (D23).
+		const compat = image.CheckBIOS | image.CheckDelete | image.CheckFirmware | image.CheckSystem | image.CheckVersion
+		on := c.checks()
+		if v {
+			on |= compat
+		} else {
+			on &^= compat
+		}
+		c.vs.Checks = &on
+		c.send(replySiteCompatibleOK, onOff(v))
 	}
 }
 
@@ -229,18 +250,21 @@ func (c *session) checks() image.Check {
 func (c *session) siteCheck(arg string) {
 	f := strings.Fields(arg)
 	if len(f) < 2 {
-		c.reply(500, "SITE CHECK control not recognized.")
+		c.send(replySiteCheckBad)
 		return
 	}
 	name := strings.Join(f[:len(f)-1], "-") // "HW SUPPORTED" → "HW-SUPPORTED"
 	v, ok := parseOnOff(f[len(f)-1])
 	ck, err := image.ParseChecks([]string{name})
+	// SIGNATURE is not switchable from FTP: a stolen supervisor password
+	// must not turn signature verification off (D3).
+	ck &^= image.CheckSignature
 	if err != nil || ck == 0 {
-		c.reply(500, "SITE CHECK control not recognized.")
+		c.send(replySiteCheckBad)
 		return
 	}
 	if !ok {
-		c.replyf(500, "SITE CHECK %s control mode not recognized.", strings.ToUpper(name))
+		c.send(replySiteCheckModeBad, strings.ToUpper(name))
 		return
 	}
 	on := c.checks()
@@ -250,13 +274,16 @@ func (c *session) siteCheck(arg string) {
 		on &^= ck
 	}
 	c.vs.Checks = &on
-	c.replyf(200, "CHECK %s control is set to %s.", strings.ToUpper(name), onOff(v))
+	c.send(replySiteCheckOK, strings.ToUpper(name), onOff(v))
 }
 
 // stagedFile is the session's own most recent staged file (DESIGN §3:
 // STATBUFFER, SAVEBUFFER and CLEARBUFFER act on it).
 func (c *session) stagedFile() (mem.Info, bool) {
 	var best mem.Info
+	if c.vs == nil {
+		return best, false
+	}
 	found := false
 	for _, i := range c.srv.cfg.Store.Mem().List() {
 		if i.Owner.Session != c.vs.ID {
@@ -274,11 +301,11 @@ func (c *session) stagedFile() (mem.Info, bool) {
 func (c *session) siteSaveBuffer(arg string) {
 	i, ok := c.stagedFile()
 	if !ok {
-		c.reply(503, "Temporal buffer is empty.")
+		c.send(replyBufferEmpty)
 		return
 	}
 	if i.Writing {
-		c.reply(503, "Temporal buffer is locked.")
+		c.send(replyBufferLocked)
 		return
 	}
 	fs := strings.ToLower(strings.Trim(arg, "/ "))
@@ -286,22 +313,22 @@ func (c *session) siteSaveBuffer(arg string) {
 		fs = c.cwd
 	}
 	if fs != "" && !c.srv.pol.HasMount(fs) {
-		c.reply(501, "File system not recognized.")
+		c.send(replySmntUnknown)
 		return
 	}
 	if fs == "" || fs == "mem" || fs == "tst" || fs == "ts1" {
-		c.reply(503, "Target file system not supports SAVEBUFFER.")
+		c.send(replySaveTargetBad)
 		return
 	}
 	if c.reply119 {
-		c.reply(119, "Saving temporal buffer...")
+		c.send(replySaveProgress)
 	}
 	if _, err := c.srv.cfg.Store.Rename(c.vs, "/mem/"+i.Name, "/"+fs+"/"+i.Name); err != nil {
 		c.log.Info("SAVEBUFFER refused", "name", i.Name, "fs", fs, "error", err)
-		c.reply(ftpStatus(opStor, err))
+		c.sendLines(ftpStatus(opStor, err))
 		return
 	}
-	c.reply(200, "SAVEBUFFER completed O.K.")
+	c.send(replySaveOK)
 }
 
 // siteBackup copies the active file system to the configured reserve
@@ -309,24 +336,24 @@ func (c *session) siteSaveBuffer(arg string) {
 func (c *session) siteBackup() {
 	dir := c.srv.pol.FTP.BackupDir
 	if dir == "" {
-		c.reply(504, "Feature not present.")
+		c.send(replyFeatureAbsent)
 		return
 	}
 	fs := c.cwd
 	if fs == "" || fs == "mem" || fs == "tst" || fs == "ts1" {
-		c.reply(550, "File system is not available.")
+		c.send(replySmntNotAvail)
 		return
 	}
 	if c.reply119 {
-		c.reply(119, "Backup in process...")
+		c.send(replyBackupProgress)
 	}
 	if err := c.backup(fs, filepath.Join(dir, fs)); err != nil {
 		c.log.Warn("backup failed", "fs", fs, "error", err)
-		c.reply(550, "Unable to backup operation.")
+		c.send(replyBackupFailed)
 		return
 	}
 	c.srv.audit.Info("backup", "user", c.user.Name, "fs", fs, "target", dir)
-	c.reply(250, "Backup successful.")
+	c.send(replyBackupOK)
 }
 
 func (c *session) backup(fs, dst string) error {
@@ -358,7 +385,7 @@ func (c *session) backup(fs, dst string) error {
 // that the firmware it requires is there (manual §3.6).
 func (c *session) siteCoherence() {
 	if c.reply119 {
-		c.reply(119, "Checking firmware coherence...")
+		c.send(replyCoherenceProgress)
 	}
 	name, fw, ok := c.info().ActiveApp()
 	var problems, lines []string
@@ -378,10 +405,18 @@ func (c *session) siteCoherence() {
 		}
 	}
 	if len(problems) > 0 {
-		c.replyLines(550, "COHERENCE results", append(lines, problems...), "COHERENCE results end")
+		out := []string{string(replyCoherenceBadFirst)}
+		for _, l := range append(lines, problems...) {
+			out = append(out, " "+l)
+		}
+		c.sendLines(append(out, string(replyCoherenceBadLast))...)
 		return
 	}
-	c.replyLines(211, "COHERENCE results", lines, "COHERENCE results end")
+	out := []string{string(replyCoherenceOKFirst)}
+	for _, l := range lines {
+		out = append(out, " "+l)
+	}
+	c.sendLines(append(out, string(replyCoherenceOKLast))...)
 }
 
 // configName is the configuration file used to boot: the first .CFG file
@@ -406,32 +441,54 @@ func (c *session) siteFileVersion(arg string) {
 	}
 	r, err := c.srv.cfg.Store.OpenRead(c.vs, p)
 	if err != nil {
-		c.reply(550, "Unable to open file.")
+		c.send(replyOpenFailed)
 		return
 	}
 	defer r.Close()
 	im, err := image.Parse(r, r.Size())
 	if err != nil {
-		c.reply(504, "Info not available.")
+		c.send(replySiteInfoNA504)
 		return
 	}
-	c.reply(214, im.Version.String())
+	c.send(replyFileVer, im.Version.String())
 }
 
 // siteWho lists the connected sessions (mTCP SITE WHO).
 func (c *session) siteWho() {
+	n, max := c.srv.sessions.Active()
 	c.srv.mu.Lock()
 	var lines []string
 	for s := range c.srv.clients {
-		who := "(not logged in)"
-		if u := s.user; u != nil && s.vs != nil {
-			who = u.Name
+		who, cwd, state := "-", "/", "idle"
+		if s == c {
+			who, cwd = c.user.Name, "/"+c.cwd
+		} else if u := s.whoUser(); u != "" {
+			who = u
 		}
-		lines = append(lines, fmt.Sprintf("%-16s %s", who, s.remote))
+		if s.busyVerb() != "" {
+			state = s.busyVerb()
+		}
+		lines = append(lines, line1(replyWhoLine, who, s.remote, cwd, state))
 	}
 	c.srv.mu.Unlock()
 	sort.Strings(lines)
-	c.replyLines(211, fmt.Sprintf("%d connected:", len(lines)), lines, "End of list.")
+	c.sendLines(append(append([]string{line1(replyWhoFirst, n, max)}, lines...), string(replyInfoLast))...)
+}
+
+// whoUser and busyVerb read another session's state for SITE WHO.
+func (c *session) whoUser() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.whoName
+}
+
+func (c *session) busyVerb() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.xfer != nil {
+		return c.xfer.verb
+	}
+	return ""
 }
 
 // siteStats reports the server's counters (mTCP SITE STATS).
@@ -439,11 +496,14 @@ func (c *session) siteStats() {
 	c.srv.mu.Lock()
 	st := c.srv.stats
 	c.srv.mu.Unlock()
-	c.replyLines(211, "Server statistics:", []string{
-		fmt.Sprintf("Up since %s", c.srv.started.UTC().Format(time.RFC3339)),
-		fmt.Sprintf("Sessions: %d, logins: %d, failed logins: %d", st.sessions, st.logins, st.failedLogins),
-		fmt.Sprintf("Files sent: %d (%d bytes), received: %d (%d bytes)", st.filesSent, st.bytesSent, st.filesReceived, st.bytesReceived),
-	}, "End of statistics.")
+	n, _ := c.srv.sessions.Active()
+	c.sendLines(
+		line1(replyStatsFirst, c.srv.started.UTC().Format(time.RFC3339)),
+		line1(replyStatsConns, st.sessions, n, st.refused),
+		line1(replyStatsLogins, st.logins, st.failedLogins),
+		line1(replyStatsFiles, st.filesReceived, st.filesSent),
+		line1(replyStatsBytes, st.bytesReceived, st.bytesSent),
+		string(replyInfoLast))
 }
 
 // siteDiskFree reports the free space of a file system (mTCP SITE
@@ -453,43 +513,86 @@ func (c *session) siteDiskFree(arg string) {
 	if fs == "" {
 		fs = c.cwd
 	}
-	if fs == "" {
-		c.reply(550, "Disk not available")
+	if fs == "" || !c.srv.pol.HasMount(fs) {
+		c.send(replySmntUnknown)
+		return
+	}
+	if fs == "tst" || fs == "ts1" {
+		c.send(replySiteDiskNotAvail)
 		return
 	}
 	n, err := c.info().FreeSpace(c.vs, fs)
 	if err != nil {
-		c.reply(550, "Unable to get freespace.")
+		c.send(replySiteNoFreeSpace)
 		return
 	}
-	c.replyf(211, "%d bytes free on %s", n, fsLabel(fs))
+	c.send(replyDiskFree, fs, n)
 }
 
-// cmdSTAT without a transfer: the manual's status fields (§1.4.1).
+// siteHelp lists the SITE commands, or one's syntax.
+func (c *session) siteHelp(arg string) {
+	arg = strings.ToUpper(strings.TrimSpace(arg))
+	if arg != "" {
+		if syn, ok := siteSyntax[arg]; ok {
+			c.send(replySiteHelpCmdSyntax, arg, syn)
+		} else {
+			c.send(replyHelpUnknown)
+		}
+		return
+	}
+	names := make([]string, 0, len(siteSyntax))
+	for n := range siteSyntax {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	lines := []string{string(replySiteHelpFirst)}
+	for i := 0; i < len(names); i += 8 {
+		lines = append(lines, line1(replyHelpGeneralLine, strings.Join(names[i:min(i+8, len(names))], " ")))
+	}
+	c.sendLines(append(lines, string(replySiteHelpLast))...)
+}
+
+var siteSyntax = map[string]string{
+	"BACKUP": helpSyntaxSiteBACKUP, "CHECK": helpSyntaxSiteCHECK, "CLEARBUFFER": helpSyntaxSiteCLEARBUFFER,
+	"COHERENCE": helpSyntaxSiteCOHERENCE, "COMPATIBLE": helpSyntaxSiteCOMPATIBLE, "DIRECT": helpSyntaxSiteDIRECT,
+	"DISKFREE": helpSyntaxSiteDISKFREE, "GETAPPNAME": helpSyntaxSiteGETAPPNAME, "GETBIOSVER": helpSyntaxSiteGETBIOSVER,
+	"GETCFGNAME": helpSyntaxSiteGETCFGNAME, "GETFILEVER": helpSyntaxSiteGETFILEVER, "GETHDWLVL": helpSyntaxSiteGETHDWLVL,
+	"HELP": helpSyntaxSiteHELP, "IMMEDIATE": helpSyntaxSiteIMMEDIATE, "KEEPALIVE": helpSyntaxSiteKEEPALIVE,
+	"LISTFIRMWARES": helpSyntaxSiteLISTFIRMWARES, "RELOAD": helpSyntaxSiteRELOAD, "REPLY": helpSyntaxSiteREPLY,
+	"SAVEBUFFER": helpSyntaxSiteSAVEBUFFER, "SAVESLAVES": helpSyntaxSiteSAVESLAVES, "STATBUFFER": helpSyntaxSiteSTATBUFFER,
+	"STATS": helpSyntaxSiteSTATS, "STOREDEVICE": helpSyntaxSiteSTOREDEVICE, "SYSTID": helpSyntaxSiteSYSTID,
+	"SYSTMODE": helpSyntaxSiteSYSTMODE, "WHO": helpSyntaxSiteWHO,
+}
+
+// cmdSTAT without a transfer: the manual's status fields (§1.4.1, D6) as
+// one multi-line reply.
 func (c *session) cmdSTAT(arg string) bool {
-	if strings.TrimSpace(arg) != "" && c.user != nil {
-		// STAT <path>: a listing over the control connection (RFC 959).
-		p, ok := c.resolve(arg)
-		if !ok {
-			return false
-		}
-		i, err := c.srv.cfg.Store.Stat(c.vs, p)
-		if err != nil {
-			c.reply(ftpStatus(opInfo, err))
-			return false
-		}
-		c.replyLines(213, "Status of "+p+":", []string{strings.TrimSuffix(unixLine(i), "\r\n")}, "End of status")
+	if strings.TrimSpace(arg) != "" {
+		c.send(replyNotImplParam) // D6: STAT with an argument
 		return false
 	}
-	lines := []string{
-		"Direct mode : " + onOff(c.direct),
-		"Immediate : " + onOff(c.imm),
-		"Keepalive : " + onOff(c.keepOn),
-		"Reply 119 : " + onOff(c.reply119),
-		"Reload code : " + onOff(c.reload),
-		"Savebuffer : OFF",
-		"Checks : " + c.checks().Letters(),
-	}
-	c.replyLines(211, "Server Status: READY", lines, "End of status")
+	c.sendLines(c.statLines(nil)...)
 	return false
+}
+
+// statLines are STAT's fields; t is the running transfer, if any.
+func (c *session) statLines(t *transfer) []string {
+	state := wordReady
+	lines := []string{}
+	if t != nil {
+		state = wordBusy
+	}
+	lines = append(lines, line1(replyStatServer, state))
+	if t != nil {
+		lines = append(lines, line1(replyStatTransfer, t.verb, t.path, t.n.Load()))
+	}
+	_, staged := c.stagedFile()
+	return append(lines,
+		line1(replyStatDirect, onOff(c.direct)),
+		line1(replyStatImmediate, onOff(c.imm)),
+		line1(replyStatKeepalive, onOff(c.keepOn)),
+		line1(replyStatReply, onOff(c.reply119)),
+		line1(replyStatReload, onOff(c.reload)),
+		line1(replyStatSavebuffer, onOff(staged && c.vs != nil)),
+		line1(replyStatChecks, c.checks().Letters()))
 }

@@ -2,6 +2,7 @@ package ftpgateway
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/vfs"
@@ -20,62 +21,65 @@ const (
 	opInfo // SIZE, MDTM, XCRC, XMD5
 )
 
-// ftpStatus maps a vfs error to the manual's reply (§1.4) for the
-// command: the one table from error kinds to FTP codes and texts. Details
-// go to the log, never to the client.
-func ftpStatus(o op, err error) (int, string) {
+// ftpStatus maps a vfs error to the manual's reply line (§1.4) for the
+// command: the one table from error kinds to FTP replies (docs/ftp.md,
+// "Errors"). Details go to the log, never to the client.
+func ftpStatus(o op, err error) string {
 	var ce *image.CheckError
 	if errors.As(err, &ce) {
 		if ce.FTPCode != 0 {
-			return ce.FTPCode, ce.FTPText
+			return strconv.Itoa(ce.FTPCode) + " " + ce.FTPText
 		}
-		return 550, "Unable to open file."
+		return string(replyOpenFailed)
 	}
 	switch vfs.KindOf(err) {
 	case vfs.KindInvalidPath:
+		return string(replyInvalidPath)
+	case vfs.KindInvalidName:
+		return string(replyInvalidName)
+	case vfs.KindPathTooLong:
 		if o == opList {
-			return 501, "Invalid pathname."
+			return string(replyPathTooLong)
 		}
-		return 501, "Invalid pathname."
-	case vfs.KindInvalidName, vfs.KindPathTooLong:
-		if o == opList {
-			return 501, "Pathname too long."
-		}
-		return 501, "Invalid filename."
+		return string(replyInvalidName)
 	case vfs.KindNotFound:
 		switch o {
 		case opDele:
-			return 550, "Unable to delete file."
+			return string(replyDeleFailed)
 		case opRnto:
-			return 550, "Unable to rename file."
+			return string(replyRntoFailed)
 		case opRnfr, opInfo:
-			return 550, "File not found."
+			return string(replyNotFound)
 		}
-		return 550, "Unable to open file."
+		return string(replyOpenFailed)
 	case vfs.KindBusy:
-		return 450, "Error, system busy."
+		return string(replyBusy)
 	case vfs.KindDenied:
-		return 530, "Access denied, not logged in."
+		if errors.Is(err, vfs.ErrActiveApp) {
+			return string(replyDeleFailed)
+		}
+		return string(replyDenied)
 	case vfs.KindNoSpace:
-		return 552, "Not enough space to save file."
+		// The staging buffer or the disk is full (§5.1.1).
+		return string(replyWriteError)
 	case vfs.KindOffset:
-		return 554, "Unable to seek in file."
+		return string(replySeekFailed)
 	case vfs.KindIdentical:
-		return 550, "Unable to rename file."
+		return string(replyRntoFailed)
 	case vfs.KindIsDir:
-		return 550, "Unable to open file."
+		return string(replyOpenFailed)
 	}
 	switch o {
 	case opRetr:
-		return 550, "Error reading file."
+		return string(replyReadError)
 	case opStor:
-		return 550, "Error writing file."
+		return string(replyWriteError)
 	case opDele:
-		return 550, "Unable to delete file."
+		return string(replyDeleFailed)
 	case opRnto:
-		return 550, "Unable to rename file."
+		return string(replyRntoFailed)
 	case opList:
-		return 450, "Error opening File System."
+		return string(replyFSOpenError)
 	}
-	return 550, "Unable to open file."
+	return string(replyOpenFailed)
 }

@@ -25,12 +25,12 @@ import (
 func (c *session) cmdAUTH(arg string) bool {
 	switch {
 	case c.srv.cfg.TLS == nil:
-		c.reply(502, "Command not implemented.")
+		c.send(replyNotImplemented)
 	case c.tlsOn:
-		c.reply(503, "Already using TLS.")
+		c.send(replyAuthAgain)
 	case strings.EqualFold(strings.TrimSpace(arg), "TLS"), strings.EqualFold(strings.TrimSpace(arg), "TLS-C"),
 		strings.EqualFold(strings.TrimSpace(arg), "SSL"):
-		c.reply(234, "AUTH TLS successful.")
+		c.send(replyAuthOK)
 		if err := c.upgradeTLS(); err != nil {
 			c.log.Warn("TLS handshake failed", "error", err)
 			return true
@@ -38,41 +38,41 @@ func (c *session) cmdAUTH(arg string) bool {
 		// A new TLS session starts a new login (RFC 4217 §4).
 		c.userName, c.user, c.vs = "", nil, nil
 	default:
-		c.reply(504, "Command not implemented for that parameter.")
+		c.send(replyNotImplParam)
 	}
 	return false
 }
 
 func (c *session) cmdPBSZ(arg string) bool {
 	if !c.tlsOn {
-		c.reply(503, "Bad sequence of commands.")
+		c.send(replyPbszNoAuth)
 		return false
 	}
 	c.pbsz = true
-	c.reply(200, "PBSZ=0")
+	c.send(replyPbszOK)
 	return false
 }
 
 func (c *session) cmdPROT(arg string) bool {
 	if !c.tlsOn || !c.pbsz {
-		c.reply(503, "Bad sequence of commands.")
+		c.send(replyPbszNoAuth)
 		return false
 	}
 	switch strings.ToUpper(strings.TrimSpace(arg)) {
 	case "P":
 		c.protP = true
-		c.reply(200, "Protection level set to P.")
+		c.send(replyProtPrivate)
 	case "C":
 		if c.srv.pol.FTP.RequireTLS {
-			c.reply(534, "Request denied for policy reasons.")
+			c.send(replyDataProtNeeded)
 			return false
 		}
 		c.protP = false
-		c.reply(200, "Protection level set to C.")
+		c.send(replyProtClear)
 	case "S", "E":
-		c.reply(536, "Protection level not supported.")
+		c.send(replyNotImplParam)
 	default:
-		c.reply(504, "Command not implemented for that parameter.")
+		c.send(replyNotImplParam)
 	}
 	return false
 }

@@ -76,7 +76,7 @@ func (cw countingWriter) ReadFrom(r io.Reader) (int64, error) {
 // run starts a transfer. body opens its source or sink (already done by
 // the caller) and moves the bytes over the data connection; it returns
 // the final reply. The "150" preliminary reply comes first.
-func (c *session) run(verb, p string, size int64, prelim string, body func(t *transfer, conn net.Conn) (int, string)) {
+func (c *session) run(verb, p string, size int64, prelim reply, body func(t *transfer, conn net.Conn) string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &transfer{verb: verb, path: p, size: size, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	ds := c.data
@@ -84,29 +84,33 @@ func (c *session) run(verb, p string, size int64, prelim string, body func(t *tr
 	c.mu.Lock()
 	c.xfer = t
 	c.mu.Unlock()
-	c.reply(150, prelim)
+	c.send(prelim)
 	go func() {
 		defer close(t.done)
 		defer cancel()
-		code, text := 425, "Unable to open data transport."
+		final := string(replyNoDataConn)
 		dc := c.withData(ds)
 		conn, err := dc.openData(ctx)
 		if err == nil {
 			if t.setConn(conn) {
 				conn.SetDeadline(time.Now().Add(dataIdle))
-				code, text = body(t, &idleConn{Conn: conn})
+				final = body(t, &idleConn{Conn: conn})
 			}
 			conn.Close()
 		} else {
 			c.log.Debug("data connection failed", "error", err)
 		}
 		if t.aborted.Load() {
-			code, text = 426, fmt.Sprintf("Aborting %s command...", verb)
+			final = string(map[string]reply{"RETR": replyAbortRETR, "STOR": replyAbortSTOR, "APPE": replyAbortAPPE,
+				"LIST": replyAbortLIST, "NLST": replyAbortNLST}[verb])
 		}
 		c.mu.Lock()
 		c.xfer = nil
+		if verb != "LIST" && verb != "NLST" {
+			c.lastFile = p
+		}
 		c.mu.Unlock()
-		c.reply(code, text)
+		c.sendLines(final)
 	}()
 }
 
@@ -155,21 +159,18 @@ func (c *session) duringTransfer(cmd command) bool {
 			t.abort()
 			<-t.done
 		}
-		c.reply(226, "Command ABOR successfully processed.")
+		c.send(replyAborOK)
 	case "STAT":
 		if t == nil {
 			return c.dispatch(cmd)
 		}
-		lines := []string{fmt.Sprintf("%s %s: %d bytes processed", t.verb, t.path, t.n.Load())}
-		if t.size >= 0 {
-			lines[0] += fmt.Sprintf(" of %d", t.size)
-		}
-		c.replyLines(211, "Server Status: BUSY", lines, "End of status")
+		c.sendLines(c.statLines(t)...)
 	case "NOOP":
-		c.reply(200, "OK.")
+		c.send(replyNoopOK)
 	case "QUIT":
+		// RFC 959 §4.1.1: the transfer finishes, its reply goes out, then
+		// the connection closes (D14).
 		if t != nil {
-			t.abort()
 			<-t.done
 		}
 		return c.cmdQUIT("")
@@ -177,14 +178,14 @@ func (c *session) duringTransfer(cmd command) bool {
 		if t == nil {
 			return c.dispatch(cmd)
 		}
-		c.reply(450, "Error, system busy.")
+		c.send(replyBusy)
 	}
 	return false
 }
 
 // cmdABOR when idle: only the second reply (manual §1.4.2).
 func (c *session) cmdABOR(string) bool {
-	c.reply(226, "Command ABOR successfully processed.")
+	c.send(replyAborOK)
 	return false
 }
 
@@ -209,18 +210,18 @@ func (c *session) cmdRETR(arg string) bool {
 	r, err := c.srv.cfg.Store.OpenRead(c.vs, p)
 	if err != nil {
 		c.log.Debug("RETR refused", "path", p, "error", err)
-		c.reply(ftpStatus(opRetr, err))
+		c.sendLines(ftpStatus(opRetr, err))
 		return false
 	}
 	off := c.rest
 	c.rest = 0
 	if off > r.Size() {
 		r.Close()
-		c.reply(554, "Unable to seek in file.")
+		c.send(replySeekFailed)
 		return false
 	}
 	ascii := c.ascii
-	c.run("RETR", p, r.Size(), "Data connection open, file transfer in process...", func(t *transfer, conn net.Conn) (int, string) {
+	c.run("RETR", p, r.Size(), replyFileOpening, func(t *transfer, conn net.Conn) string {
 		defer r.Close()
 		var err error
 		if ascii {
@@ -234,10 +235,10 @@ func (c *session) cmdRETR(arg string) bool {
 		}
 		if err != nil {
 			c.log.Debug("RETR failed", "path", p, "error", err)
-			return 426, "Unexpected data link close."
+			return string(replyDataClosed)
 		}
 		c.srv.count(func(s *stats) { s.filesSent++; s.bytesSent += t.n.Load() })
-		return 226, fmt.Sprintf("RETR completed, %d bytes processed, data connection is closed.", t.n.Load())
+		return line1(replyRetrDone, t.n.Load())
 	})
 	return false
 }
@@ -269,6 +270,12 @@ func (c *session) store(verb, arg string) bool {
 		}
 	}
 	w, err := c.srv.cfg.Store.OpenWriteKeep(c.vs, target, keep)
+	if err != nil && !c.direct && c.testFS == "" {
+		if k := vfs.KindOf(err); k == vfs.KindDenied || k == vfs.KindInvalidPath {
+			c.send(replySecureFSNotLoaded) // the user may not write the staging buffer
+			return false
+		}
+	}
 	commitTo := ""
 	if err != nil && vfs.KindOf(err) == vfs.KindCheck && c.direct {
 		// DIRECT ON with a known file: stage it and commit through the
@@ -278,15 +285,19 @@ func (c *session) store(verb, arg string) bool {
 	}
 	if err != nil {
 		c.log.Debug(verb+" refused", "path", target, "error", err)
-		c.reply(ftpStatus(opStor, err))
+		c.sendLines(ftpStatus(opStor, err))
 		return false
 	}
 	ascii := c.ascii
-	prelim := "Data connection open, file transfer in process..."
+	prelim := replyFileOpening
 	if image.IsKnownName(name) {
-		prelim = "Data connection open, checked file transfer in process..."
+		prelim = replyCheckedOpening
 	}
-	c.run(verb, target, -1, prelim, func(t *transfer, conn net.Conn) (int, string) {
+	done := replyStorDone
+	if verb == "APPE" {
+		done = replyAppeDone
+	}
+	c.run(verb, target, -1, prelim, func(t *transfer, conn net.Conn) string {
 		out := io.Writer(io.NewOffsetWriter(w, keep))
 		if ascii {
 			out = &lfWriter{w: out}
@@ -300,15 +311,24 @@ func (c *session) store(verb, arg string) bool {
 		if err != nil || t.aborted.Load() {
 			w.Abort()
 			c.log.Debug(verb+" failed", "path", target, "error", err)
-			if code, text := ftpStatus(opStor, err); vfs.KindOf(err) == vfs.KindNoSpace || vfs.KindOf(err) == vfs.KindOffset {
-				return code, text
+			if k := vfs.KindOf(err); err != nil && (k == vfs.KindNoSpace || k == vfs.KindOffset) {
+				return ftpStatus(opStor, err)
 			}
-			return 426, "Unexpected data link close."
+			return string(replyDataClosed)
 		}
 		if err := w.Close(); err != nil {
 			return ftpStatus(opStor, err)
 		}
 		c.srv.count(func(s *stats) { s.filesReceived++; s.bytesReceived += t.n.Load() })
+		if commitTo == "" && !c.direct && image.IsKnownName(name) {
+			// Secure mode: a known file is checked as soon as it is
+			// received (§5.1.6); a bad one is not kept.
+			if err := c.srv.cfg.Store.Verify(c.vs, target); err != nil {
+				_ = c.srv.cfg.Store.Remove(c.vs, target)
+				c.log.Info("staged file refused by the checks", "path", target, "error", err)
+				return ftpStatus(opStor, err)
+			}
+		}
 		if commitTo != "" {
 			if _, err := c.srv.cfg.Store.Rename(c.vs, target, commitTo); err != nil {
 				_ = c.srv.cfg.Store.Remove(c.vs, target)
@@ -316,7 +336,7 @@ func (c *session) store(verb, arg string) bool {
 				return ftpStatus(opStor, err)
 			}
 		}
-		return 226, fmt.Sprintf("%s completed, %d bytes processed, data connection is closed.", verb, t.n.Load())
+		return line1(done, t.n.Load())
 	})
 	return false
 }
@@ -350,12 +370,12 @@ func (c *session) list(arg string, long bool) bool {
 		}
 	}
 	if c.testFS != "" && dir != "/"+c.testFS {
-		c.reply(501, "Invalid pathname.")
+		c.send(replyInvalidPath)
 		return false
 	}
 	infos, err := c.srv.cfg.Store.List(c.vs, dir)
 	if err != nil {
-		c.reply(ftpStatus(opList, err))
+		c.sendLines(ftpStatus(opList, err))
 		return false
 	}
 	var out []vfs.Info
@@ -372,7 +392,7 @@ func (c *session) list(arg string, long bool) bool {
 	if !long {
 		verb = "NLST"
 	}
-	c.run(verb, dir, -1, "Data connection open, list transfer in process...", func(t *transfer, conn net.Conn) (int, string) {
+	c.run(verb, dir, -1, replyListOpening, func(t *transfer, conn net.Conn) string {
 		w := bufio.NewWriter(countingWriter{conn, &t.n})
 		for _, i := range out {
 			switch {
@@ -385,9 +405,9 @@ func (c *session) list(arg string, long bool) bool {
 			}
 		}
 		if err := w.Flush(); err != nil {
-			return 426, "Unexpected data link close."
+			return string(replyDataClosed)
 		}
-		return 226, "List transfer completed, data connection is closed."
+		return string(replyListDone)
 	})
 	return false
 }

@@ -229,3 +229,39 @@ func (f *FS) isActiveApp(m *mount, name string) bool {
 	im, err := image.Parse(file, fi.Size())
 	return err == nil && im.Kind == image.KindApplication && f.state.isActive(im.Name)
 }
+
+// Verify runs the checks on a file as if it were about to be committed
+// under its own name, without committing it: the FTP gateway checks a
+// known file as soon as it is staged (manual §5.1.6). A file that is not
+// known, or with no verifying check on, passes.
+func (f *FS) Verify(s *Session, p string) error {
+	m, name, err := f.resolve(s, "verify", p)
+	if err != nil {
+		return err
+	}
+	on := f.checksFor(s)
+	if m == nil || name == "" || on&verifyChecks == 0 || !image.IsKnownName(name) {
+		return nil
+	}
+	if err := f.allow(s, policy.OpRead, m.name, p, "verify"); err != nil {
+		return err
+	}
+	r, err := f.openReader(m, name, p)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	im, err := image.Precheck(r.ra, r.size, name, f.dev, f.state, on)
+	if err != nil {
+		var ce *image.CheckError
+		if errors.As(err, &ce) {
+			return newErr(KindCheck, "verify", p, err)
+		}
+		return newErr(KindIO, "verify", p, errors.Join(ErrCheckSource, err))
+	}
+	d := im.NewDigest()
+	if _, err := copyFrom(d, r); err != nil {
+		return newErr(KindIO, "verify", p, errors.Join(ErrCheckSource, err))
+	}
+	return f.postcheck(im, d, p, on)
+}

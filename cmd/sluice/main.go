@@ -6,9 +6,10 @@
 //	sluice keys   [--config FILE] [--data DIR]
 //	sluice config [--config FILE] [--data DIR]
 //	sluice image build|inspect|keygen ...   (see docs/image-format.md)
+//	sluice put <server[:port]> <user> <pass> <file> [passive]   (see docs/put.md)
 //
 // Exit status: 0 success, 1 runtime failure, 2 bad command line or
-// configuration.
+// configuration; sluice put has its own codes (docs/put.md).
 package main
 
 import (
@@ -31,11 +32,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		os.Exit(putExitCode(err))
 	}
 }
 
@@ -56,13 +53,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keys(args, stdout)
 	case "image":
 		return imageCmd(args, stdin, stdout)
+	case "put":
+		return putCmd(ctx, args, stdin, stdout, stderr)
 	case "config":
 		return showConfig(args, stdout)
 	case "help":
-		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|config|image build|image inspect|image keygen] [flags]; see docs/operations.md")
+		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|config|image build|image inspect|image keygen|put] [flags]; see docs/operations.md")
 		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, config, image)", cmd)}
+	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, config, image, put)", cmd)}
 }
 
 // common holds the flags every subcommand shares.
