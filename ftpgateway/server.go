@@ -26,7 +26,7 @@ import (
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("ftpgateway: server closed")
+var ErrServerClosed = netserve.ErrServerClosed
 
 // Store is what the gateway needs of the device tree.
 type Store interface {
@@ -108,13 +108,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Serve accepts control connections on l until Shutdown or Close.
-func (s *Server) Serve(l net.Listener) error {
-	err := s.net.Serve(l)
-	if errors.Is(err, netserve.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return err
-}
+func (s *Server) Serve(l net.Listener) error { return s.net.Serve(l) }
 
 // Shutdown stops accepting, closes idle sessions and waits for transfers
 // to end; when ctx ends first it closes everything and returns ctx's error.

@@ -23,7 +23,7 @@ import (
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("sshd: server closed")
+var ErrServerClosed = netserve.ErrServerClosed
 
 // Config configures a Server. Policy, HostKeys and Store are required.
 type Config struct {
@@ -125,13 +125,7 @@ func (s *Server) serverConfig() *ssh.ServerConfig {
 }
 
 // Serve accepts connections on l until Shutdown or Close.
-func (s *Server) Serve(l net.Listener) error {
-	err := s.net.Serve(l)
-	if errors.Is(err, netserve.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return err
-}
+func (s *Server) Serve(l net.Listener) error { return s.net.Serve(l) }
 
 // Shutdown stops accepting, closes connections without an open session,
 // and waits for the sessions to end; when ctx ends first, it closes them

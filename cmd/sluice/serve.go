@@ -18,6 +18,7 @@ import (
 	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
+	"github.com/sluice/sluice/netserve"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/sshd"
 	"github.com/sluice/sluice/vfs"
@@ -209,11 +210,11 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		}
 	}
 	for range len(fronts) - btoi(first != nil) {
-		if err := <-errc; first == nil && !errors.Is(err, sshd.ErrServerClosed) && !errors.Is(err, ftpgateway.ErrServerClosed) {
+		if err := <-errc; first == nil && !errors.Is(err, netserve.ErrServerClosed) {
 			first = err
 		}
 	}
-	if errors.Is(first, sshd.ErrServerClosed) || errors.Is(first, ftpgateway.ErrServerClosed) {
+	if errors.Is(first, netserve.ErrServerClosed) {
 		first = nil
 	}
 	return first
