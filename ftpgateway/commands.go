@@ -186,6 +186,7 @@ func (c *session) cmdUSER(arg string) bool {
 		return false
 	}
 	if len(arg) > 64 {
+		c.userName, c.user, c.vs = "", nil, nil
 		c.send(replyUserTooLong)
 		return false
 	}
@@ -676,7 +677,7 @@ func (c *session) checksum(arg string, h hash.Hash, format func([]byte) string) 
 	}
 	r, err := c.srv.cfg.Store.OpenRead(c.vs, p)
 	if err != nil {
-		c.sendLines(ftpStatus(opInfo, err))
+		c.sendLines(ftpStatus(opRetr, err)) // XCRC/XMD5: "550 Unable to open file."
 		return false
 	}
 	defer r.Close()

@@ -48,6 +48,9 @@ func parseLine(raw []byte) (command, error) {
 			}
 			continue
 		}
+		if c == telnetDM && len(b) == 0 {
+			continue // a Synch whose IAC was taken as urgent data
+		}
 		b = append(b, c)
 	}
 	s := string(b)

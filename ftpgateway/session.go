@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/vfs"
+	"golang.org/x/sys/unix"
 )
 
 // session is one control connection. Its Serve goroutine owns all fields
@@ -73,6 +74,13 @@ func newSession(s *Server, nc net.Conn, id string) *session {
 	c := &session{srv: s, raw: nc, nc: nc, id: id, remote: nc.RemoteAddr().String()}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.peerIP = ta.IP
+	}
+	// Clients send ABOR's Telnet Synch as urgent data (RFC 959 §4.1.3);
+	// keep it in the stream so the line stays whole.
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1) })
+		}
 	}
 	c.log = s.log.With("conn", "ftp-"+id, "remote_addr", c.remote)
 	c.r = bufio.NewReaderSize(nc, maxLine+2)

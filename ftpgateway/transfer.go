@@ -66,17 +66,50 @@ func (cw countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom keeps sendfile: the TCP connection's ReadFrom sees the file.
-func (cw countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(cw.w, r)
-	cw.n.Add(n)
+// countingReader counts as it reads.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (cr countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n.Add(int64(n))
 	return n, err
+}
+
+// ReadFrom keeps sendfile (the TCP connection's ReadFrom sees the file
+// inside a LimitedReader) while counting in steps, so STAT during a
+// transfer shows progress.
+func (cw countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
+		return io.Copy(cw.w, countingReader{r, cw.n})
+	}
+	const step = 4 << 20
+	var total int64
+	for lr.N > 0 {
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, step)}
+		n, err := io.Copy(cw.w, chunk)
+		lr.N -= n
+		total += n
+		cw.n.Add(n)
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return total, nil
 }
 
 // run starts a transfer. body opens its source or sink (already done by
 // the caller) and moves the bytes over the data connection; it returns
 // the final reply. The "150" preliminary reply comes first.
-func (c *session) run(verb, p string, size int64, prelim reply, body func(t *transfer, conn net.Conn) string) {
+// cleanup runs when body does not (no data connection, or aborted first),
+// to release what the command opened.
+func (c *session) run(verb, p string, size int64, prelim reply, body func(t *transfer, conn net.Conn) string, cleanup func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &transfer{verb: verb, path: p, size: size, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	ds := c.data
@@ -89,16 +122,21 @@ func (c *session) run(verb, p string, size int64, prelim reply, body func(t *tra
 		defer close(t.done)
 		defer cancel()
 		final := string(replyNoDataConn)
+		ran := false
 		dc := c.withData(ds)
 		conn, err := dc.openData(ctx)
 		if err == nil {
 			if t.setConn(conn) {
 				conn.SetDeadline(time.Now().Add(dataIdle))
+				ran = true
 				final = body(t, &idleConn{Conn: conn})
 			}
 			conn.Close()
 		} else {
 			c.log.Debug("data connection failed", "error", err)
+		}
+		if !ran && cleanup != nil {
+			cleanup()
 		}
 		if t.aborted.Load() {
 			final = string(map[string]reply{"RETR": replyAbortRETR, "STOR": replyAbortSTOR, "APPE": replyAbortAPPE,
@@ -239,7 +277,7 @@ func (c *session) cmdRETR(arg string) bool {
 		}
 		c.srv.count(func(s *stats) { s.filesSent++; s.bytesSent += t.n.Load() })
 		return line1(replyRetrDone, t.n.Load())
-	})
+	}, func() { r.Close() })
 	return false
 }
 
@@ -249,16 +287,23 @@ func (c *session) cmdSTOR(arg string) bool { return c.store("STOR", arg) }
 func (c *session) cmdAPPE(arg string) bool { return c.store("APPE", arg) }
 
 func (c *session) store(verb, arg string) bool {
-	p, ok := c.resolve(arg)
-	if !ok {
-		return false
-	}
-	name := path.Base(p)
-	target := p
-	if !c.direct {
+	var p, name, target string
+	if c.direct || c.testFS != "" {
+		var ok bool
+		if p, ok = c.resolve(arg); !ok {
+			return false
+		}
+		name, target = path.Base(p), p
+	} else {
 		// Secure mode: whatever the current directory, STOR goes to the
-		// staging buffer; SITE SAVEBUFFER commits it.
-		target = "/mem/" + name
+		// staging buffer under the last path element; SITE SAVEBUFFER
+		// commits it.
+		name = path.Base(path.Clean("/" + strings.TrimSpace(arg)))
+		if err := vfs.ValidateName(name, c.srv.pol.Names.MaxLen); err != nil {
+			c.send(replyInvalidName)
+			return false
+		}
+		p, target = "/mem/"+name, "/mem/"+name
 	}
 	keep := c.rest
 	c.rest = 0
@@ -337,7 +382,7 @@ func (c *session) store(verb, arg string) bool {
 			}
 		}
 		return line1(done, t.n.Load())
-	})
+	}, w.Abort)
 	return false
 }
 
@@ -408,7 +453,7 @@ func (c *session) list(arg string, long bool) bool {
 			return string(replyDataClosed)
 		}
 		return string(replyListDone)
-	})
+	}, nil)
 	return false
 }
 
