@@ -241,11 +241,12 @@ func (c *session) Serve() {
 				}
 				return
 			}
-			timer.Reset(s.pol.FTP.InactivityTimer)
 			quit := c.handle(l)
 			if quit {
 				return
 			}
+			// The idle time counts from the reply, not from the command.
+			timer.Reset(s.pol.FTP.InactivityTimer)
 			select {
 			case ack <- struct{}{}:
 			case <-done:

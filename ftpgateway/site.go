@@ -249,8 +249,16 @@ func (c *session) checks() image.Check {
 
 func (c *session) siteCheck(arg string) {
 	f := strings.Fields(arg)
-	if len(f) < 2 {
+	if len(f) == 0 {
 		c.send(replySiteCheckBad)
+		return
+	}
+	if len(f) == 1 {
+		if ck, err := image.ParseChecks(f); err == nil && ck != 0 {
+			c.send(replySiteCheckModeBad, strings.ToUpper(f[0]))
+		} else {
+			c.send(replySiteCheckBad)
+		}
 		return
 	}
 	name := strings.Join(f[:len(f)-1], "-") // "HW SUPPORTED" → "HW-SUPPORTED"
@@ -301,6 +309,10 @@ func (c *session) stagedFile() (mem.Info, bool) {
 func (c *session) siteSaveBuffer(arg string) {
 	i, ok := c.stagedFile()
 	if !ok {
+		c.send(replyBufferNone)
+		return
+	}
+	if i.Size == 0 {
 		c.send(replyBufferEmpty)
 		return
 	}

@@ -356,7 +356,7 @@ func TestSecureModeBuffer(t *testing.T) {
 		return fmt.Sprintf(`211 Buffer status: MAX-REQ-BUSY %d-%d-%d filename: "%s".`, st.Max, st.Req, st.Busy, name)
 	}
 	c.want("SITE STATBUFFER", statbuf(""))
-	c.want("SITE SAVEBUFFER", "503 Temporal buffer is empty.")
+	c.want("SITE SAVEBUFFER", "503 No Temporal buffer present.")
 	c.want("SITE CLEARBUFFER", "503 No Temporal buffer present.")
 
 	data := testPattern(150_000, 6)
@@ -378,7 +378,7 @@ func TestSecureModeBuffer(t *testing.T) {
 		t.Errorf("mem.Stats after SAVEBUFFER: %+v, want Req and Busy 0", st)
 	}
 	c.want("SITE STATBUFFER", statbuf(""))
-	c.want("SITE SAVEBUFFER", "503 Temporal buffer is empty.")
+	c.want("SITE SAVEBUFFER", "503 No Temporal buffer present.")
 
 	// SAVEBUFFER to another file system, and a refused target.
 	c.stor("b.dat", data[:777])

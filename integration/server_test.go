@@ -32,6 +32,7 @@ type server struct {
 	data     string // data directory (DATA)
 	config   string // DATA/sluice.toml
 	password string // root's password, printed by the first run
+	ftp      bool   // also serve FTP on 127.0.0.1:0 (newFTPServer); otherwise FTP is off
 	proc     *process
 	procs    []*process // every start, for the log dump
 }
@@ -42,6 +43,7 @@ type process struct {
 	log    *logBuffer // stderr: JSON log lines
 	stdout *syncBuffer
 	addr   string        // host:port from "ssh listening"
+	ftp    string        // host:port from "ftp listening"; "" when FTP is off
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result; valid after done
 }
@@ -155,11 +157,16 @@ func serverEnv(env []string) []string {
 }
 
 // startProcess runs `sluice serve` on data, with env added to the
-// environment, and waits for it to listen. It returns an error if the
-// process exits first or takes too long.
-func startProcess(data string, env []string) (*process, error) {
+// environment, and waits for it to listen. FTP is off unless ftp is set:
+// then it listens on 127.0.0.1:0 too. It returns an error if the process
+// exits first or takes too long.
+func startProcess(data string, env []string, ftp bool) (*process, error) {
+	ftpAddr := ""
+	if ftp {
+		ftpAddr = "127.0.0.1:0"
+	}
 	p := &process{
-		cmd: exec.Command(sluiceBin, "serve", "--data", data, "--ssh-addr", "127.0.0.1:0",
+		cmd: exec.Command(sluiceBin, "serve", "--data", data, "--ssh-addr", "127.0.0.1:0", "--ftp-addr", ftpAddr,
 			"--log-format", "json", "--log-level", "debug"),
 		log:    newLogBuffer(),
 		stdout: &syncBuffer{},
@@ -176,6 +183,9 @@ func startProcess(data string, env []string) (*process, error) {
 	}()
 	select {
 	case p.addr = <-p.log.addr:
+		if ftp {
+			return p, p.waitFTP()
+		}
 		return p, nil
 	case <-p.done:
 		return p, fmt.Errorf("sluice serve exited before listening: %v\nstderr:\n%s", p.err, p.log.String())
@@ -195,7 +205,7 @@ func (s *server) startEnv(env []string) *process {
 	if s.proc != nil {
 		s.t.Fatal("server already running")
 	}
-	p, err := startProcess(s.data, env)
+	p, err := startProcess(s.data, env, s.ftp)
 	if p != nil {
 		s.procs = append(s.procs, p)
 	}

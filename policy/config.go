@@ -29,38 +29,38 @@ import (
 type Config struct {
 	// DataDir holds host-backed file systems, host keys and device state.
 	// Relative paths are taken relative to the configuration file.
-	DataDir string `toml:"data_dir,omitempty"`
+	DataDir string `toml:"data_dir,omitempty,omitzero"`
 
-	SSH    SSH     `toml:"ssh,omitempty"`
-	FTP    FTP     `toml:"ftp,omitempty"`
-	Limits Limits  `toml:"limits,omitempty"`
-	Mem    Mem     `toml:"mem,omitempty"`
-	Names  Names   `toml:"names,omitempty"`
-	Device Device  `toml:"device,omitempty"`
-	Checks Checks  `toml:"checks,omitempty"`
-	Mounts []Mount `toml:"mount,omitempty"`
-	Users  []User  `toml:"user,omitempty"`
+	SSH    SSH     `toml:"ssh,omitempty,omitzero"`
+	FTP    FTP     `toml:"ftp,omitempty,omitzero"`
+	Limits Limits  `toml:"limits,omitempty,omitzero"`
+	Mem    Mem     `toml:"mem,omitempty,omitzero"`
+	Names  Names   `toml:"names,omitempty,omitzero"`
+	Device Device  `toml:"device,omitempty,omitzero"`
+	Checks Checks  `toml:"checks,omitempty,omitzero"`
+	Mounts []Mount `toml:"mount,omitempty,omitzero"`
+	Users  []User  `toml:"user,omitempty,omitzero"`
 }
 
 // SSH configures the SSH/SFTP front end.
 type SSH struct {
 	// Listen is the address, e.g. "127.0.0.1:2222"; empty turns SSH off.
 	// The --ssh-addr flag overrides it.
-	Listen string `toml:"listen,omitempty"`
+	Listen string `toml:"listen,omitempty,omitzero"`
 	// HostKeyRSA also generates and offers an RSA-3072 host key
 	// (rsa-sha2-256/512 only, never ssh-rsa with SHA-1).
-	HostKeyRSA bool `toml:"host_key_rsa,omitempty"`
+	HostKeyRSA bool `toml:"host_key_rsa,omitempty,omitzero"`
 	// ChaCha20 offers chacha20-poly1305@openssh.com. Off by default:
 	// OpenSSH clients prefer it and x/crypto's implementation is several
 	// times slower than AES-GCM (DESIGN §5).
 	ChaCha20 bool `toml:"chacha20"`
 	// MaxAuthTries is the number of authentication attempts per
 	// connection (default 3).
-	MaxAuthTries int `toml:"max_auth_tries,omitempty"`
+	MaxAuthTries int `toml:"max_auth_tries,omitempty,omitzero"`
 	// WinSCPSetstat answers a times-only SETSTAT with OK without doing it:
 	// "auto" (default) for clients whose version string names WinSCP,
 	// "on" for all clients, "off" for none.
-	WinSCPSetstat string `toml:"winscp_setstat,omitempty"`
+	WinSCPSetstat string `toml:"winscp_setstat,omitempty,omitzero"`
 }
 
 // FTP configures the legacy FTP gateway (manual chapter 2, mTCP's
@@ -68,82 +68,82 @@ type SSH struct {
 type FTP struct {
 	// Listen is the control address, e.g. "127.0.0.1:2121"; empty means
 	// the default, and the --ftp-addr flag overrides it ("" turns FTP off).
-	Listen string `toml:"listen,omitempty"`
+	Listen string `toml:"listen,omitempty,omitzero"`
 	// DataPort is the local port active-mode data connections come from
 	// (the manual's DATA-PORT). 0: the control port minus one, which needs
 	// no privileges with the default 2121; -1: any port.
-	DataPort int `toml:"data_port,omitempty"`
+	DataPort int `toml:"data_port,omitempty,omitzero"`
 	// PasvMin..PasvMax is the passive port range (mTCP PASV_BASE and
 	// PASV_PORTS); each PASV picks a random port in it. 0: any port.
-	PasvMin int `toml:"pasv_min_port,omitempty"`
-	PasvMax int `toml:"pasv_max_port,omitempty"`
+	PasvMin int `toml:"pasv_min_port,omitempty,omitzero"`
+	PasvMax int `toml:"pasv_max_port,omitempty,omitzero"`
 	// PasvAddress is the address advertised to passive clients outside the
 	// server's own network (mTCP EXT_IPADDR), for NAT.
-	PasvAddress string `toml:"pasv_address,omitempty"`
+	PasvAddress string `toml:"pasv_address,omitempty,omitzero"`
 	// InactivityTimer closes an idle control connection with "221
 	// Inactivity Timer Expired. Goodbye." (manual TIMER; default 360s).
 	// It never fires during a transfer.
-	InactivityTimer time.Duration `toml:"inactivity_timer,omitempty"`
-	OS              string        `toml:"os,omitempty"`         // LIST format: "unix" (default) or "msdos"
-	DefaultFS       string        `toml:"default_fs,omitempty"` // file system at login (manual SYST); "" = root (NUL)
-	Direct          bool          `toml:"direct,omitempty"`     // DIRECT ON at login: STOR writes to the file system (verified, atomic)
-	Reply           bool          `toml:"reply,omitempty"`      // 119 preliminary replies on slow commands
-	Keepalive       bool          `toml:"keepalive,omitempty"`  // TCP keepalive on data connections
-	MSS             int           `toml:"mss,omitempty"`        // TCP_MAXSEG on data connections; 0 = system default
-	RxBuff          int           `toml:"rx_buff,omitempty"`    // SO_RCVBUF on data connections; 0 = system default
-	TxBuff          int           `toml:"tx_buff,omitempty"`    // SO_SNDBUF on data connections; 0 = system default
-	MOTD            string        `toml:"motd,omitempty"`       // file sent as 230- lines at login
+	InactivityTimer time.Duration `toml:"inactivity_timer,omitempty,omitzero"`
+	OS              string        `toml:"os,omitempty,omitzero"`         // LIST format: "unix" (default) or "msdos"
+	DefaultFS       string        `toml:"default_fs,omitempty,omitzero"` // file system at login (manual SYST); "" = root (NUL)
+	Direct          bool          `toml:"direct,omitempty,omitzero"`     // DIRECT ON at login: STOR writes to the file system (verified, atomic)
+	Reply           bool          `toml:"reply,omitempty,omitzero"`      // 119 preliminary replies on slow commands
+	Keepalive       bool          `toml:"keepalive,omitempty,omitzero"`  // TCP keepalive on data connections
+	MSS             int           `toml:"mss,omitempty,omitzero"`        // TCP_MAXSEG on data connections; 0 = system default
+	RxBuff          int           `toml:"rx_buff,omitempty,omitzero"`    // SO_RCVBUF on data connections; 0 = system default
+	TxBuff          int           `toml:"tx_buff,omitempty,omitzero"`    // SO_SNDBUF on data connections; 0 = system default
+	MOTD            string        `toml:"motd,omitempty,omitzero"`       // file sent as 230- lines at login
 	// MaxLoginFailures closes the control connection after this many bad
 	// passwords (default 3).
-	MaxLoginFailures int `toml:"max_login_failures,omitempty"`
+	MaxLoginFailures int `toml:"max_login_failures,omitempty,omitzero"`
 	// Anonymous allows USER anonymous / ftp (viewer level) with any
 	// password. Off by default.
-	Anonymous bool `toml:"anonymous,omitempty"`
+	Anonymous bool `toml:"anonymous,omitempty,omitzero"`
 	// TLSCert and TLSKey are PEM files for explicit FTPS (AUTH TLS). Empty:
 	// a self-signed certificate is generated on first run and kept in
 	// data_dir. RequireTLS refuses USER before AUTH TLS and data without
 	// PROT P.
-	TLSCert    string `toml:"tls_cert,omitempty"`
-	TLSKey     string `toml:"tls_key,omitempty"`
-	RequireTLS bool   `toml:"require_tls,omitempty"`
+	TLSCert    string `toml:"tls_cert,omitempty,omitzero"`
+	TLSKey     string `toml:"tls_key,omitempty,omitzero"`
+	RequireTLS bool   `toml:"require_tls,omitempty,omitzero"`
 	// ReloadCommand runs (no shell) after the control connection that
 	// ordered SITE RELOAD closes. Empty: SITE RELOAD only records the order.
-	ReloadCommand []string `toml:"reload_command,omitempty"`
+	ReloadCommand []string `toml:"reload_command,omitempty,omitzero"`
 	// BackupDir is the reserve file system SITE BACKUP copies the active
 	// one to. Empty: SITE BACKUP answers "504 Feature not present.".
-	BackupDir string `toml:"backup_dir,omitempty"`
+	BackupDir string `toml:"backup_dir,omitempty,omitzero"`
 }
 
 // Limits bound what peers can hold.
 type Limits struct {
-	MaxSessions      int           `toml:"max_sessions,omitempty"`        // all front ends together (default 16)
-	MaxSessionsPerIP int           `toml:"max_sessions_per_ip,omitempty"` // default 4
-	IdleTimeout      time.Duration `toml:"idle_timeout,omitempty"`        // no traffic at all (default 10m)
-	HandshakeTimeout time.Duration `toml:"handshake_timeout,omitempty"`   // connect to authenticated (default 20s)
-	LoginFailDelay   time.Duration `toml:"login_fail_delay,omitempty"`    // after each failed attempt (default 1s)
-	MaxFileBytes     int64         `toml:"max_file_bytes,omitempty"`      // largest file any upload may create (default 4 GiB)
+	MaxSessions      int           `toml:"max_sessions,omitempty,omitzero"`        // all front ends together (default 16)
+	MaxSessionsPerIP int           `toml:"max_sessions_per_ip,omitempty,omitzero"` // default 4
+	IdleTimeout      time.Duration `toml:"idle_timeout,omitempty,omitzero"`        // no traffic at all (default 10m)
+	HandshakeTimeout time.Duration `toml:"handshake_timeout,omitempty,omitzero"`   // connect to authenticated (default 20s)
+	LoginFailDelay   time.Duration `toml:"login_fail_delay,omitempty,omitzero"`    // after each failed attempt (default 1s)
+	MaxFileBytes     int64         `toml:"max_file_bytes,omitempty,omitzero"`      // largest file any upload may create (default 4 GiB)
 }
 
 // Mem sizes the staging buffer (the manual's TEMP-BUFF).
 type Mem struct {
-	MaxBytes int64 `toml:"max_bytes,omitempty"` // default 256 MiB
+	MaxBytes int64 `toml:"max_bytes,omitempty,omitzero"` // default 256 MiB
 }
 
 // Names limits file names.
 type Names struct {
-	MaxLen int `toml:"max_len,omitempty"` // default 64 bytes
+	MaxLen int `toml:"max_len,omitempty,omitzero"` // default 64 bytes
 }
 
 // Device is the identity the image checks compare known files with
 // (DESIGN §4). Zero values are the strictest, not "anything goes".
 type Device struct {
-	SystemID    string   `toml:"system_id,omitempty"`     // SITE SYSTID
-	HardwareID  uint32   `toml:"hardware_id,omitempty"`   // must be among an image's hardware IDs
-	HWLevel     uint32   `toml:"hw_level,omitempty"`      // level applications, firmware and boot images must reach
-	BIOSHWLevel uint32   `toml:"bios_hw_level,omitempty"` // level BIOS images must reach; 0: hw_level
-	BIOSVersion string   `toml:"bios_version,omitempty"`  // running BIOS, e.g. "2.1"
-	Profile     string   `toml:"profile,omitempty"`       // profile extension, e.g. "STD"
-	TrustedKeys []string `toml:"trusted_keys,omitempty"`  // ed25519 public keys ("ssh-ed25519 AAAA..." lines)
+	SystemID    string   `toml:"system_id,omitempty,omitzero"`     // SITE SYSTID
+	HardwareID  uint32   `toml:"hardware_id,omitempty,omitzero"`   // must be among an image's hardware IDs
+	HWLevel     uint32   `toml:"hw_level,omitempty,omitzero"`      // level applications, firmware and boot images must reach
+	BIOSHWLevel uint32   `toml:"bios_hw_level,omitempty,omitzero"` // level BIOS images must reach; 0: hw_level
+	BIOSVersion string   `toml:"bios_version,omitempty,omitzero"`  // running BIOS, e.g. "2.1"
+	Profile     string   `toml:"profile,omitempty,omitzero"`       // profile extension, e.g. "STD"
+	TrustedKeys []string `toml:"trusted_keys,omitempty,omitzero"`  // ed25519 public keys ("ssh-ed25519 AAAA..." lines)
 
 	// Parsed forms, filled by Load.
 	BIOS image.Version       `toml:"-"`
@@ -155,10 +155,10 @@ type Checks struct {
 	// Enabled lists check names applied in order from none: "all", "none",
 	// a name, or "no NAME" to remove one. Default ["all"] (without
 	// "signature" while device.trusted_keys is empty).
-	Enabled []string `toml:"enabled,omitempty"`
+	Enabled []string `toml:"enabled,omitempty,omitzero"`
 	// AllowDeleteActive lets a supervisor delete the active boot
 	// application. Default false: refused.
-	AllowDeleteActive bool `toml:"allow_delete_active,omitempty"`
+	AllowDeleteActive bool `toml:"allow_delete_active,omitempty,omitzero"`
 
 	On image.Check `toml:"-"` // parsed Enabled, filled by Load
 }
@@ -166,37 +166,37 @@ type Checks struct {
 // Mount is a host-backed file system. mem, tst and ts1 are built in and
 // always mounted; they may not be listed here.
 type Mount struct {
-	Name      string `toml:"name,omitempty"`      // dsk, bio, fda, fco or smc
-	Path      string `toml:"path,omitempty"`      // host directory; default DataDir/Name
-	Exclusive bool   `toml:"exclusive,omitempty"` // one operation at a time: others get "Filesystem busy"
+	Name      string `toml:"name,omitempty,omitzero"`      // dsk, bio, fda, fco or smc
+	Path      string `toml:"path,omitempty,omitzero"`      // host directory; default DataDir/Name
+	Exclusive bool   `toml:"exclusive,omitempty,omitzero"` // one operation at a time: others get "Filesystem busy"
 }
 
 // User is an account. Passwords are stored only as hashes.
 type User struct {
-	Name string `toml:"name,omitempty"`
+	Name string `toml:"name,omitempty,omitzero"`
 	// PasswordHash is a bcrypt ("$2a$…") or argon2id ("$argon2id$…") hash.
 	// Empty means no password login.
-	PasswordHash   string   `toml:"password_hash,omitempty"`
-	AuthorizedKeys []string `toml:"authorized_keys,omitempty"` // authorized_keys lines
-	Level          Level    `toml:"level,omitempty"`
+	PasswordHash   string   `toml:"password_hash,omitempty,omitzero"`
+	AuthorizedKeys []string `toml:"authorized_keys,omitempty,omitzero"` // authorized_keys lines
+	Level          Level    `toml:"level,omitempty,omitzero"`
 	// FileSystems is the sandbox: the file systems this user sees.
 	// Empty means all.
-	FileSystems []string `toml:"filesystems,omitempty"`
+	FileSystems []string `toml:"filesystems,omitempty,omitzero"`
 	// Incoming is an upload-only file system (mTCP's "incoming"): the
 	// user may write there but not read, list other files, or delete.
-	Incoming string `toml:"incoming,omitempty"`
+	Incoming string `toml:"incoming,omitempty,omitzero"`
 	// Permissions override the level's defaults per operation.
-	Permissions Permissions `toml:"permissions,omitempty"`
+	Permissions Permissions `toml:"permissions,omitempty,omitzero"`
 }
 
 // Permissions are per-operation overrides; nil keeps the level default.
 type Permissions struct {
-	List   *bool `toml:"list,omitempty"`
-	Read   *bool `toml:"read,omitempty"`
-	Write  *bool `toml:"write,omitempty"`
-	Delete *bool `toml:"delete,omitempty"`
-	Rename *bool `toml:"rename,omitempty"`
-	Commit *bool `toml:"commit,omitempty"`
+	List   *bool `toml:"list,omitempty,omitzero"`
+	Read   *bool `toml:"read,omitempty,omitzero"`
+	Write  *bool `toml:"write,omitempty,omitzero"`
+	Delete *bool `toml:"delete,omitempty,omitzero"`
+	Rename *bool `toml:"rename,omitempty,omitzero"`
+	Commit *bool `toml:"commit,omitempty,omitzero"`
 }
 
 // Mount names known to the manual (§3.1). mem, tst and ts1 are built in.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"regexp"
 
 	"github.com/sluice/sluice/atomicfile"
 
@@ -55,6 +56,8 @@ func UpsertUser(path string, u User) error {
 	return Write(path, &raw)
 }
 
+var emptyTable = regexp.MustCompile(`(?m)^\[[a-z_.]+\]\n(\n|$)`)
+
 // Write encodes c to path atomically (temporary file, fsync, rename, fsync
 // of the directory) with mode 0600, after checking that it parses back.
 func Write(path string, c *Config) error {
@@ -63,6 +66,11 @@ func Write(path string, c *Config) error {
 	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
 		return err
 	}
+	// The encoder writes a header for a table whose fields are all
+	// omitted; drop it, so that an operator can add that table by hand.
+	out := emptyTable.ReplaceAll(buf.Bytes(), nil)
+	buf.Reset()
+	buf.Write(out)
 	if _, err := Parse(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("refusing to write an invalid configuration: %w", err)
 	}

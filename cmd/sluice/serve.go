@@ -190,7 +190,10 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 			return err
 		}
 		listeners = append(listeners, l)
-		log.Info(f.name+" listening", "addr", l.Addr().String(), "data_dir", cfg.DataDir)
+	}
+	// Announce only when every listener is bound.
+	for i, f := range fronts {
+		log.Info(f.name+" listening", "addr", listeners[i].Addr().String(), "data_dir", cfg.DataDir)
 	}
 	errc := make(chan error, len(fronts))
 	for i, f := range fronts {
