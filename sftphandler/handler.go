@@ -48,7 +48,7 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Se
 	g := newGuard(ch, log, opt.WinSCPCompat)
 	h := &handler{store: store, sess: sess, log: log, compat: opt.WinSCPCompat, writers: map[string]*vfs.Writer{}}
 	rs := sftp.NewRequestServer(g, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-		sftp.WithRSMaxTxPacket(maxReadWrite))
+		sftp.WithRSMaxTxPacket(maxReadWrite), sftp.WithRSAllocator())
 	stop := context.AfterFunc(ctx, func() { rs.Close() })
 	defer stop()
 	err := rs.Serve()
