@@ -48,7 +48,7 @@ const (
 func newGuard(ch io.ReadWriteCloser, log hclog.Logger, compat bool) *guard {
 	return &guard{
 		ch:       ch,
-		r:        bufio.NewReaderSize(ch, 64<<10),
+		r:        bufio.NewReaderSize(ch, 4<<10), // large bodies bypass it (bufio reads straight into the caller's buffer)
 		log:      log,
 		compat:   compat,
 		handles:  map[string]byte{},
