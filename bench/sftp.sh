@@ -10,7 +10,7 @@
 #   SIZE_MIB  size of the large put/get                             [512]
 #   NFILES    number of 4 KiB files in the small-file test          [1000]
 #   NIDLE     idle sessions held open in the memory test            [200]
-#   PERF      1: also profile sluice with perf during a put and get [0]
+#   PERF      1: also profile with perf (after the timed runs)     [0]
 #   KEEP      1: keep the work directory (logs, raw results)        [0]
 #   WORK      parent directory of the work directory; must be tmpfs [/dev/shm]
 #
@@ -20,6 +20,10 @@
 # listener's utime+stime+cutime+cstime after the session's processes have
 # been reaped (a child's CPU is added to its parent's cutime/cstime when it
 # is waited for, all the way up to the listener).
+#
+# It prints markdown tables: medians, throughput in MB/s, server CPU seconds
+# per GiB and the ratios sluice/sshd. bench/sftp-pool.sh pools the raw
+# results of several runs (KEEP=1) and keeps only the quiet samples.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -40,21 +44,27 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIZE=$((SIZE_MIB * 1024 * 1024))
 HZ=$(getconf CLK_TCK)
 T=$(mktemp -d "$WORK/sluice-bench.XXXXXX")
-RAW=$T/raw.tsv # label server seconds cpu-seconds
+RAW=$T/raw.tsv # see measure
 : >"$RAW"
 
 SLUICE_PID= SSHD_PID= IDLE_FIFO_OPEN=0
-declare -a IDLE_PIDS=()
+declare -a IDLE_PIDS=() SFTP_CMD=()
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 cleanup() {
-	local p
+	if [ ${#IDLE_PIDS[@]} -gt 0 ]; then kill "${IDLE_PIDS[@]}" 2>/dev/null || true; fi
 	if [ "$IDLE_FIFO_OPEN" = 1 ]; then exec 9>&-; fi
-	for p in "${IDLE_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	stop_sluice
-	stop_sshd
+	# An idle client's local `cat` may still block in open() of the FIFO:
+	# give it a writer for a moment; closing that writer ends it.
+	if [ -p "$T/idle.fifo" ]; then
+		exec 8<>"$T/idle.fifo"
+		sleep 0.3
+		exec 8>&-
+	fi
+	if declare -F stop_sluice >/dev/null; then stop_sluice; fi
+	if declare -F stop_sshd >/dev/null; then stop_sshd; fi
 	if [ "$KEEP" = 1 ]; then log "work directory kept: $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -83,7 +93,10 @@ wait_listen() { # port pid
 # ---------------------------------------------------------------- setup
 
 log "work directory $T; runs=$RUNS size=${SIZE_MIB}MiB files=$NFILES idle=$NIDLE"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 (cd "$ROOT" && go build -o "$T/sluice" ./cmd/sluice) || die "build failed"
+REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -cv '^??' || true)
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$T/id_ed25519"
 
 # sluice: data directory on tmpfs; the benchmark's key for root; limits
@@ -137,7 +150,6 @@ AuthorizedKeysFile $T/authorized_keys
 Subsystem sftp internal-sftp
 LogLevel ERROR
 MaxStartups $((NIDLE + 100))
-MaxSessions 10
 EOF
 	/usr/sbin/sshd -D -f "$T/sshd_config" -E "$T/sshd.log" &
 	SSHD_PID=$!
@@ -156,14 +168,18 @@ log "sluice pid $SLUICE_PID port $SLUICE_PORT; sshd pid $SSHD_PID port $SSHD_POR
 
 # The client: OpenSSH sftp with no user configuration (-F /dev/null), so
 # that "default" means the client's built-in defaults.
-sftp_to() { # server batchfile [extra sftp options…]
+sftp_cmd() { # server batchfile [extra sftp options…] → SFTP_CMD
 	local port
 	case $1 in sluice) port=$SLUICE_PORT ;; sshd) port=$SSHD_PORT ;; esac
 	local batch=$2
 	shift 2
-	sftp -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-		-o BatchMode=yes -o LogLevel=ERROR -i "$T/id_ed25519" -P "$port" "$@" \
-		-b "$batch" root@127.0.0.1
+	SFTP_CMD=(sftp -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+		-o BatchMode=yes -o LogLevel=ERROR -i "$T/id_ed25519" -P "$port" "$@"
+		-b "$batch" root@127.0.0.1)
+}
+sftp_to() { # server batchfile [extra sftp options…]
+	sftp_cmd "$@"
+	"${SFTP_CMD[@]}"
 }
 
 # cpu prints a server's CPU seconds so far (see the header).
@@ -190,14 +206,25 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 measure() {
 	local label=$1 srv=$2 batch=$3
 	shift 3
-	local c0 c1 t0 t1
+	local c0 c1 t0 t1 b0 b1 k0 k1
 	c0=$(cpu "$srv")
+	b0=$(busy) k0=$(client_cpu)
 	t0=$(now)
 	sftp_to "$srv" "$batch" "$@" >"$T/last.out" 2>&1 || { cat "$T/last.out" >&2; die "$label $srv failed"; }
 	t1=$(now)
 	c1=$(cpu "$srv")
-	printf '%s\t%s\t%s\t%s\n' "$label" "$srv" "$(calc %.4f "$t1 - $t0")" "$(calc %.2f "$c1 - $c0")" >>"$RAW"
+	b1=$(busy) k1=$(client_cpu)
+	# label server wall-s server-cpu-s client-cpu-s other-cpu-s (whole machine
+	# minus server and client: other engineers' work, this script's helpers)
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$srv" "$(calc %.4f "$t1 - $t0")" "$(calc %.2f "$c1 - $c0")" \
+		"$(calc %.2f "($k1 - $k0) / $HZ")" "$(calc %.2f "($b1 - $b0 - $k1 + $k0) / $HZ - ($c1 - $c0)")" >>"$RAW"
 }
+
+# busy prints the machine's busy CPU time in ticks (/proc/stat: all but
+# idle and iowait); client_cpu the CPU time of this script's reaped
+# children (the sftp client and its ssh).
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+client_cpu() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 
 batch() { # name lines…
 	local f=$T/batch.$1
@@ -215,14 +242,24 @@ head -c $((NFILES * 4096)) /dev/urandom | split -a 5 -d -b 4096 - "$T/small/s"
 SMALL=()
 for f in "$T"/small/s*; do SMALL+=("$(basename "$f")"); done
 
-B_PUT_DSK=$(batch put_dsk "put $T/src.bin /dsk/big.bin")
-B_GET_DSK=$(batch get_dsk "get /dsk/big.bin /dev/null")
-B_PUT_MEM=$(batch put_mem "put $T/src.bin /mem/big.bin")
-B_GET_MEM=$(batch get_mem "get /mem/big.bin /dev/null")
-B_RM_MEM=$(batch rm_mem "rm /mem/big.bin")
-B_GET_TST=$(batch get_tst "get /tst/$SIZE /dev/null")
-B_PUT_SSHD=$(batch put_sshd "put $T/src.bin $SSHD_DIR/big.bin")
-B_GET_SSHD=$(batch get_sshd "get $SSHD_DIR/big.bin /dev/null")
+# Names end in .dat: .bin and .bfw are "known" image files, which checks
+# keep from being written straight into /dsk (DESIGN §4).
+B_PUT_DSK=$(batch put_dsk "put $T/src.bin /dsk/big.dat")
+B_GET_DSK=$(batch get_dsk "get /dsk/big.dat /dev/null")
+B_PUT_MEM=$(batch put_mem "put $T/src.bin /mem/big.dat")
+B_GET_MEM=$(batch get_mem "get /mem/big.dat /dev/null")
+B_RM_MEM=$(batch rm_mem "rm /mem/big.dat")
+# /tst/N serves N pseudo-random bytes only up to N = 100,000,000 (manual
+# §3.3); for more, a file is put into /tst (read and discarded, only its
+# name and size kept) and that name is read back: the same generator.
+B_PUT_TST=$(batch put_tst "put $T/src.bin /tst/big.dat")
+if [ "$SIZE" -le 100000000 ]; then
+	B_GET_TST=$(batch get_tst "get /tst/$SIZE /dev/null")
+else
+	B_GET_TST=$(batch get_tst "get /tst/big.dat /dev/null")
+fi
+B_PUT_SSHD=$(batch put_sshd "put $T/src.bin $SSHD_DIR/big.dat")
+B_GET_SSHD=$(batch get_sshd "get $SSHD_DIR/big.dat /dev/null")
 B_SMALL_SLUICE=$T/batch.small_sluice
 B_SMALL_SSHD=$T/batch.small_sshd
 for f in "${SMALL[@]}"; do echo "put $T/small/$f /dsk/$f"; done >"$B_SMALL_SLUICE"
@@ -232,7 +269,7 @@ B_PWD=$(batch pwd "pwd")
 
 # Which cipher each combination negotiates (reported with the table).
 negotiated() { # server [options…]
-	sftp_to "$1" "$B_PWD" "${@:2}" -v 2>&1 | sed -n 's/.*kex: server->client cipher: \([^ ]*\).*/\1/p' | head -1
+	sftp_to "$1" "$B_PWD" "${@:2}" -v 2>&1 | sed -n 's/.*kex: server->client cipher: \([^ ]*\) MAC: \([^ ]*\).*/\1 (MAC: \2)/p' | head -1
 }
 CIPHER_DEF_SLUICE=$(negotiated sluice)
 CIPHER_DEF_SSHD=$(negotiated sshd)
@@ -255,40 +292,76 @@ for run in $(seq "$RUNS"); do
 		measure "put_mem_$mode" sluice "$B_PUT_MEM" "${opts[@]}"
 		measure "get_mem_$mode" sluice "$B_GET_MEM" "${opts[@]}"
 		sftp_to sluice "$B_RM_MEM" >/dev/null
+		measure "put_tst_$mode" sluice "$B_PUT_TST" "${opts[@]}"
 		measure "get_tst_$mode" sluice "$B_GET_TST" "${opts[@]}"
 	done
 	log "run $run/$RUNS: $NFILES × 4 KiB put"
 	measure small sluice "$B_SMALL_SLUICE"
 	measure small sshd "$B_SMALL_SSHD"
+	measure pwd sluice "$B_PWD"
+	measure pwd sshd "$B_PWD"
 	sftp_to sluice "$B_RM_SMALL" >/dev/null
 	rm -f "$SSHD_DIR"/s*
 done
-rm -f "$SSHD_DIR/big.bin"
-sftp_to sluice "$(batch rm_dsk "rm /dsk/big.bin")" >/dev/null
 
 # ---------------------------------------------------------------- profile
 
+# Where sluice's CPU goes: perf samples (cpu-clock; this VM has no hardware
+# counters) of the sluice process during one transfer each, sorted into
+# buckets by perfsum.awk; and system calls and context switches counted per
+# process name (sluice; sshd's session processes) with tracepoints.
+profile() { # name server batch [sftp options…]
+	local name=$1 srv=$2 b=$3 pp
+	shift 3
+	if [ "$srv" = sluice ]; then
+		perf record -q -F 999 -e cpu-clock -g -p "$SLUICE_PID" -o "$T/perf.$name.data" 2>/dev/null &
+		pp=$!
+		sleep 0.5
+		sftp_to sluice "$b" "$@" >/dev/null 9>&-
+		kill -INT "$pp"
+		wait "$pp" || true
+		perf script -i "$T/perf.$name.data" 2>/dev/null | awk -f "$ROOT/bench/perfsum.awk" >"$T/perf.$name.buckets.md"
+		perf report -i "$T/perf.$name.data" --stdio --no-children --sort symbol --percent-limit 1.5 -g none 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | sed 's/ *- *- *$//' | head -20 >"$T/perf.$name.self.txt" || true
+	fi
+	perf record -q -a -e syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_pread64,syscalls:sys_enter_pwrite64,syscalls:sys_enter_futex,sched:sched_switch \
+		-o "$T/trace.$name.data" 2>/dev/null &
+	pp=$!
+	sleep 0.5
+	sftp_to "$srv" "$b" "$@" >/dev/null 9>&-
+	kill -INT "$pp"
+	wait "$pp" || true
+	# name server read write pread64 pwrite64 futex context-switches
+	perf script -i "$T/trace.$name.data" -F comm,event 2>/dev/null |
+		awk -v want="$srv" -v name="$name" '$1 == want { sub(/:$/, "", $2); sub(/.*:(sys_enter_)?/, "", $2); c[$2]++ }
+			END { printf "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", name, want, c["read"], c["write"], c["pread64"], c["pwrite64"], c["futex"], c["sched_switch"] }' >>"$T/syscalls.tsv"
+}
+
 if [ "$PERF" = 1 ]; then
-	if ! command -v perf >/dev/null; then
-		log "perf not found; no profile"
+	if ! perf stat -e cpu-clock true >/dev/null 2>&1; then
+		log "perf does not work here; no profile"
+		PERF=0
 	else
-		for what in put_dsk get_dsk put_mem get_mem; do
-			b=B_${what^^}
-			perf record -q -F 999 -e cpu-clock -g -p "$SLUICE_PID" -o "$T/perf.$what.data" 2>/dev/null &
-			pp=$!
-			sleep 0.5
-			sftp_to sluice "${!b}" >/dev/null
-			kill -INT "$pp"
-			wait "$pp" || true
-			perf report -i "$T/perf.$what.data" --stdio --no-children --sort symbol \
-				--percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' >"$T/perf.$what.self.txt" || true
-			perf report -i "$T/perf.$what.data" --stdio --children --sort symbol \
-				--percent-limit 4 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' >"$T/perf.$what.children.txt" || true
-		done
+		log "profiling (perf)"
+		: >"$T/syscalls.tsv"
+		profile put_dsk_def sluice "$B_PUT_DSK"
+		profile get_dsk_def sluice "$B_GET_DSK"
+		profile put_mem_def sluice "$B_PUT_MEM"
+		profile get_mem_def sluice "$B_GET_MEM"
 		sftp_to sluice "$B_RM_MEM" >/dev/null
-		sftp_to sluice "$(batch rm_dsk "rm /dsk/big.bin")" >/dev/null
+		profile put_dsk_aes sluice "$B_PUT_DSK" "${AES[@]}"
+		profile get_dsk_aes sluice "$B_GET_DSK" "${AES[@]}"
+		profile put_def sshd "$B_PUT_SSHD"
+		profile get_def sshd "$B_GET_SSHD"
+		profile put_aes sshd "$B_PUT_SSHD" "${AES[@]}"
+		profile get_aes sshd "$B_GET_SSHD" "${AES[@]}"
+		rm -f "$SSHD_DIR/big.dat"
+		sftp_to sluice "$(batch rm_dsk "rm /dsk/big.dat")" >/dev/null
 	fi
 fi
+
+rm -f "$SSHD_DIR/big.dat"
+sftp_to sluice "$(batch rm_dsk2 "-rm /dsk/big.dat")" >/dev/null 2>&1
 
 # ---------------------------------------------------------------- idle sessions
 
@@ -298,6 +371,14 @@ tree_pids() {
 	local p
 	echo "$1"
 	for p in $(pgrep -P "$1"); do tree_pids "$p"; done
+}
+cpu_tree() { # pid → CPU ticks of the tree, living and reaped
+	local p t=0 v
+	for p in $(tree_pids "$1"); do
+		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
 }
 mem_kb() { # pid → "pss rss nprocs"
 	local p pss=0 rss=0 n=0 a b
@@ -314,7 +395,7 @@ mem_kb() { # pid → "pss rss nprocs"
 # done), then blocks in a local command reading a FIFO that this script
 # holds open; closing it ends every client at once.
 idle_test() { # server run
-	local srv=$1 run=$2 pid i ready before after
+	local srv=$1 run=$2 pid i ready before after c0 c1
 	case $srv in sluice) pid=$SLUICE_PID ;; sshd) pid=$SSHD_PID ;; esac
 	rm -f "$T/idle.fifo"
 	mkfifo "$T/idle.fifo"
@@ -324,28 +405,31 @@ idle_test() { # server run
 	b=$(batch idle "pwd" "!cat $T/idle.fifo")
 	sleep 1
 	before=$(mem_kb "$pid")
+	c0=$(cpu_tree "$pid")
 	rm -rf "$T/idle"
 	mkdir "$T/idle"
 	IDLE_PIDS=()
 	for i in $(seq "$NIDLE"); do
-		sftp_to "$srv" "$b" >"$T/idle/$i.out" 2>&1 &
+		sftp_cmd "$srv" "$b"
+		"${SFTP_CMD[@]}" >"$T/idle/$i.out" 2>&1 9>&- &
 		IDLE_PIDS+=($!)
 		sleep 0.02
 	done
 	for i in $(seq 600); do
-		ready=$(grep -l 'Remote working directory' "$T"/idle/*.out 2>/dev/null | wc -l)
+		ready=$(cat "$T"/idle/*.out | grep -c 'Remote working directory' || true)
 		[ "$ready" -ge "$NIDLE" ] && break
 		sleep 0.1
 	done
 	[ "$ready" -ge "$NIDLE" ] || die "only $ready of $NIDLE idle sessions came up on $srv"
 	sleep 2
 	after=$(mem_kb "$pid")
+	c1=$(cpu_tree "$pid")
 	exec 9>&-
 	IDLE_FIFO_OPEN=0
 	for i in "${IDLE_PIDS[@]}"; do wait "$i" || true; done
 	IDLE_PIDS=()
-	# label server before-pss before-rss before-procs after-pss after-rss after-procs
-	printf 'idle\t%s\t%s\t%s\n' "$srv" "${before// /	}" "${after// /	}" >>"$T/idle.tsv"
+	# label server before-pss before-rss before-procs after-pss after-rss after-procs cpu-s
+	printf 'idle\t%s\t%s\t%s\t%s\n' "$srv" "${before// /	}" "${after// /	}" "$(calc %.2f "($c1 - $c0) / $HZ")" >>"$T/idle.tsv"
 }
 
 : >"$T/idle.tsv"
@@ -366,7 +450,7 @@ med() {
 	awk -F'\t' -v l="$1" -v s="$2" -v c="$3" '$1 == l && $2 == s { print $c }' "$RAW" | sort -g |
 		awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-medcol() { # file column label-match server
+medcol() { # file column server: median of that column
 	awk -F'\t' -v s="$3" -v c="$2" '$2 == s { print $c }' "$1" | sort -g |
 		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -382,13 +466,19 @@ row() { # title sluice-label sshd-label
 		"$(calc %.2f "$sc / $GIB")" "$(calc %.2f "$dc / $GIB")" "$(calc %.2f "$sc / $dc")"
 }
 
+# idle.tsv: idle srv pss0 rss0 n0 pss1 rss1 n1 cpu-s → per-session deltas
+awk -F'\t' '{ printf "%s\t%s\t%.1f\t%.1f\t%d\t%.2f\n", $1, $2, ($6 - $3) / N, ($7 - $4) / N, $8 - $5, $9 * 1000 / N }' N="$NIDLE" "$T/idle.tsv" >"$T/idle.per.tsv"
 {
+	echo
+	echo "sluice built from commit $REV ($DIRTY tracked files modified in the working tree) with $(go version | cut -d' ' -f3);" \
+		"client and sshd: $(ssh -V 2>&1 | cut -d, -f1); $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1))."
+	echo "Load average (1, 5, 15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo "### Large files: ${SIZE_MIB} MiB, medians of $RUNS runs"
 	echo
 	echo "Default client: sluice negotiates \`$CIPHER_DEF_SLUICE\`, sshd \`$CIPHER_DEF_SSHD\`." \
 		"With \`-c aes128-gcm@openssh.com\`: sluice \`$CIPHER_AES_SLUICE\`, sshd \`$CIPHER_AES_SSHD\`." \
-		"sshd has no /mem: its rows compare with the same sshd tmpfs transfer; \`get /tst\` compares with sshd's get of a tmpfs file."
+		"sshd has no /mem: its rows compare with the same sshd tmpfs transfer; \`/tst\` (sluice's test sink: an upload is discarded, a download generated) compares with sshd's tmpfs put and get."
 	echo
 	echo "| transfer | sluice MB/s | sshd MB/s | throughput sluice/sshd | sluice CPU s/GiB | sshd CPU s/GiB | CPU sluice/sshd |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -396,47 +486,68 @@ row() { # title sluice-label sshd-label
 	row "get /dsk, default client" get_dsk_def get_def
 	row "put /mem, default client" put_mem_def put_def
 	row "get /mem, default client" get_mem_def get_def
-	row "get /tst, default client" get_tst_def get_def
+	row "put /tst (discarded), default client" put_tst_def put_def
+	row "get /tst (generated), default client" get_tst_def get_def
 	row "put /dsk, aes128-gcm" put_dsk_aes put_aes
 	row "get /dsk, aes128-gcm" get_dsk_aes get_aes
 	row "put /mem, aes128-gcm" put_mem_aes put_aes
 	row "get /mem, aes128-gcm" get_mem_aes get_aes
-	row "get /tst, aes128-gcm" get_tst_aes get_aes
+	row "put /tst (discarded), aes128-gcm" put_tst_aes put_aes
+	row "get /tst (generated), aes128-gcm" get_tst_aes get_aes
 	echo
-	echo "### Small files: $NFILES × 4 KiB \`put\` lines in one batch (default client), medians of $RUNS runs"
+	echo "The sftp client ran on the same 2 cores (median CPU per ${SIZE_MIB} MiB transfer: $(awk -F'\t' '$1 ~ /^(put|get)/ { print $5 }' "$RAW" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s)." \
+		"CPU used by other processes during the large transfers (other work on the machine): median $(awk -F'\t' '$1 ~ /^(put|get)/ { print $6 }' "$RAW" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s per transfer, max $(awk -F'\t' '$1 ~ /^(put|get)/ { print $6 }' "$RAW" | sort -g | tail -1) s."
+	echo
+	echo "### Small files: $NFILES × 4 KiB \`put\` lines in one batch (default client), and the cost of a session; medians of $RUNS runs"
 	echo
 	echo "| | sluice | sshd | sluice/sshd |"
 	echo "|---|---:|---:|---:|"
 	st=$(med small sluice 3) dt=$(med small sshd 3) sc=$(med small sluice 4) dc=$(med small sshd 4)
-	printf '| ms per file (wall) | %s | %s | %s |\n' "$(calc %.3f "$st * 1000 / $NFILES")" "$(calc %.3f "$dt * 1000 / $NFILES")" "$(calc %.2f "$st / $dt")"
+	sp=$(med pwd sluice 3) dp=$(med pwd sshd 3)
+	printf '| ms per file (wall, whole session / %s) | %s | %s | %s |\n' "$NFILES" "$(calc %.3f "$st * 1000 / $NFILES")" "$(calc %.3f "$dt * 1000 / $NFILES")" "$(calc %.2f "$st / $dt")"
+	printf '| ms per file (wall, less the median `pwd` session) | %s | %s | %s |\n' "$(calc %.3f "($st - $sp) * 1000 / $NFILES")" "$(calc %.3f "($dt - $dp) * 1000 / $NFILES")" "$(calc %.2f "($st - $sp) / ($dt - $dp)")"
 	printf '| server CPU ms per file | %s | %s | %s |\n' "$(calc %.3f "$sc * 1000 / $NFILES")" "$(calc %.3f "$dc * 1000 / $NFILES")" "$(calc %.2f "$sc / $dc")"
+	st=$(med pwd sluice 3) dt=$(med pwd sshd 3) sc=$(med pwd sluice 4) dc=$(med pwd sshd 4)
+	printf '| one session with only `pwd` (connect, auth, INIT), wall ms | %s | %s | %s |\n' "$(calc %.0f "$st * 1000")" "$(calc %.0f "$dt * 1000")" "$(calc %.2f "$st / $dt")"
+	sc=$(medcol "$T/idle.per.tsv" 6 sluice) dc=$(medcol "$T/idle.per.tsv" 6 sshd)
+	printf '| server CPU ms per session set-up (from the idle test) | %s | %s | %s |\n' "$sc" "$dc" "$(calc %.2f "$sc / $dc")"
 	echo
 	echo "### Idle sessions: $NIDLE \`sftp\` sessions held open, servers restarted before each run, medians of $RUNS runs"
 	echo
 	echo "| | sluice | sshd | sluice/sshd |"
 	echo "|---|---:|---:|---:|"
-	# idle.tsv: idle srv pss0 rss0 n0 pss1 rss1 n1 → per-session deltas
-	awk -F'\t' '{ printf "%s\t%s\t%.1f\t%.1f\t%d\n", $1, $2, ($6 - $3) / N, ($7 - $4) / N, $8 - $5 }' N="$NIDLE" "$T/idle.tsv" >"$T/idle.per.tsv"
 	sp=$(medcol "$T/idle.per.tsv" 3 sluice) dp=$(medcol "$T/idle.per.tsv" 3 sshd)
 	sr=$(medcol "$T/idle.per.tsv" 4 sluice) dr=$(medcol "$T/idle.per.tsv" 4 sshd)
 	sn=$(medcol "$T/idle.per.tsv" 5 sluice) dn=$(medcol "$T/idle.per.tsv" 5 sshd)
-	printf '| PSS per session (KiB) | %s | %s | %s (1/%s) |\n' "$sp" "$dp" "$(calc %.3f "$sp / $dp")" "$(calc %.0f "$dp / $sp")"
+	printf '| PSS per session (KiB) | %s | %s | %s (1/%s) |\n' "$sp" "$dp" "$(calc %.4f "$sp / $dp")" "$(calc %.2f "$dp / $sp")"
 	printf '| RSS per session (KiB; sshd: sum over processes) | %s | %s | %s |\n' "$sr" "$dr" "$(calc %.3f "$sr / $dr")"
 	printf '| processes per session | %s | %s | |\n' "$(calc %.0f "$sn / $NIDLE")" "$(calc %.0f "$dn / $NIDLE")"
 	echo
 } | tee "$T/table.md"
 
-if [ "$PERF" = 1 ] && ls "$T"/perf.*.self.txt >/dev/null 2>&1; then
-	for f in "$T"/perf.*.self.txt; do
-		w=$(basename "$f" .self.txt)
-		echo "#### ${w#perf.}: sluice self time (perf, cpu-clock)"
-		echo '```'
-		head -25 "$f"
-		echo '```'
-		echo "#### ${w#perf.}: sluice inclusive time (perf --children, ≥ 4%)"
-		echo '```'
-		head -40 "$T/$w.children.txt"
-		echo '```'
-	done | tee "$T/perf.md"
+if [ "$PERF" = 1 ]; then
+	{
+		echo "### Profile of sluice (perf record -g, cpu-clock, one ${SIZE_MIB} MiB transfer each)"
+		echo
+		echo "System calls and context switches per MiB transferred (perf tracepoints, counted for the server's processes only):"
+		echo
+		echo "| transfer | server | read | write | pread64 | pwrite64 | futex | context switches |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' -v mib="$SIZE_MIB" '{ printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", $1, $2, $3 / mib, $4 / mib, $5 / mib, $6 / mib, $7 / mib, $8 / mib }' "$T/syscalls.tsv"
+		for f in "$T"/perf.*.buckets.md; do
+			w=$(basename "$f" .buckets.md)
+			w=${w#perf.}
+			echo
+			echo "#### sluice, $w: CPU samples by bucket"
+			echo
+			cat "$f"
+			echo
+			echo "Top symbols (self time):"
+			echo
+			echo '```'
+			cat "$T/perf.$w.self.txt"
+			echo '```'
+		done
+	} | tee "$T/perf.md"
 fi
 log "raw results: $RAW, $T/idle.tsv (kept only with KEEP=1)"
