@@ -145,6 +145,23 @@ func TestChecksOnCommit(t *testing.T) {
 		{"untrusted key", func(e *checkedEnv) []byte {
 			return e.img(t, func(o *image.BuildOptions) { o.SignKey = other })
 		}, fxPermDenied, "Unknown signing key of checked file"},
+		{"bad signature", func(e *checkedEnv) []byte {
+			b := e.img(t, nil)
+			im, err := image.Parse(bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The record: type, length, 8-byte key id, then the signature.
+			return flip(b, int(im.SignedLen)+4+8+10)
+		}, fxPermDenied, "Bad signature of checked file"},
+		{"profile", func(e *checkedEnv) []byte {
+			return e.img(t, func(o *image.BuildOptions) { o.Profile = "PRO" })
+		}, fxPermDenied, "Application incompatible with the stored profile"},
+		{"firmware not required", func(e *checkedEnv) []byte {
+			return e.img(t, func(o *image.BuildOptions) {
+				o.Kind, o.Name, o.MinBIOS = image.KindFirmware, "DSP.BFW", image.Version{}
+			})
+		}, fxPermDenied, "Firmware unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
