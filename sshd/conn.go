@@ -127,14 +127,32 @@ func (c *serverConn) Serve() {
 		Logger:       s.log.Named("sftp").With("conn", c.id, "user", user.Name),
 	}
 
-	// Global requests (tcpip-forward and the like) are all refused.
-	go ssh.DiscardRequests(reqs)
-
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 	sem := make(chan struct{}, maxChannels)
-	for nch := range chans {
+	// One loop serves new channels and global requests (tcpip-forward and
+	// the like, all refused): no goroutine of its own for the latter, which
+	// keeps idle sessions small.
+	for {
+		var nch ssh.NewChannel
+		select {
+		case req, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			log.Info("global request refused", "type", req.Type)
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+			continue
+		case n, ok := <-chans:
+			if !ok {
+				return
+			}
+			nch = n
+		}
 		if nch.ChannelType() != "session" {
 			log.Warn("channel refused", "type", nch.ChannelType())
 			nch.Reject(ssh.Prohibited, "only sftp sessions are served")
