@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -71,8 +72,38 @@ type Server struct {
 	mu      sync.Mutex
 	clients map[*session]bool // logged-in or not, for SITE WHO and the banner
 	stats   stats
-	pasvMu  sync.Mutex // serialises passive port picking
-	usedPsv map[int]bool
+	bufs    sync.Pool // *[]byte of recvBuf bytes, for STOR/APPE
+}
+
+// recvBuf is the read size of an upload: large enough that a busy data
+// connection is read in few system calls.
+const recvBuf = 256 << 10
+
+// receive copies an upload from conn to w with a pooled buffer, counting
+// as it goes (STAT during the transfer).
+func (s *Server) receive(w io.Writer, conn io.Reader, n *atomic.Int64) error {
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, recvBuf)
+		bp = &b
+	}
+	defer s.bufs.Put(bp)
+	buf := *bp
+	for {
+		k, err := conn.Read(buf)
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return werr
+			}
+			n.Add(int64(k))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // stats are the counters of mTCP's SITE STATS.
@@ -88,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("ftpgateway: Policy and Store are required")
 	}
 	s := &Server{cfg: cfg, pol: cfg.Policy, log: cfg.Logger, audit: cfg.Audit, sessions: cfg.Sessions,
-		started: time.Now(), clients: map[*session]bool{}, usedPsv: map[int]bool{}}
+		started: time.Now(), clients: map[*session]bool{}}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}

@@ -347,7 +347,7 @@ func (c *session) store(verb, arg string) bool {
 		if ascii {
 			out = &lfWriter{w: out}
 		}
-		_, err := io.CopyBuffer(countingWriter{out, &t.n}, conn, make([]byte, 256<<10))
+		err := c.srv.receive(out, conn, &t.n)
 		if err == nil {
 			if lw, ok := out.(*lfWriter); ok {
 				err = lw.flush()
