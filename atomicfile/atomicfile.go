@@ -5,13 +5,21 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // Write replaces path with data, created with mode perm.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFrom(path, bytes.NewReader(data), perm)
+}
+
+// WriteFrom replaces path with what r yields, streamed, created with mode
+// perm.
+func WriteFrom(path string, r io.Reader, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".sluice-tmp-*")
 	if err != nil {
@@ -24,7 +32,7 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	}()
 	// CreateTemp uses 0600; Chmod sets the wanted mode whatever the umask.
 	if err = f.Chmod(perm); err == nil {
-		if _, err = f.Write(data); err == nil {
+		if _, err = io.Copy(f, r); err == nil {
 			err = f.Sync()
 		}
 	}

@@ -381,12 +381,9 @@ func (c *session) backup(fs, dst string) error {
 		if err != nil {
 			return err
 		}
-		data, err := io.ReadAll(io.NewSectionReader(r, 0, r.Size()))
+		err = atomicfile.WriteFrom(filepath.Join(dst, i.Name), io.NewSectionReader(r, 0, r.Size()), 0o640)
 		r.Close()
 		if err != nil {
-			return err
-		}
-		if err := atomicfile.Write(filepath.Join(dst, i.Name), data, 0o640); err != nil {
 			return err
 		}
 	}
