@@ -75,7 +75,9 @@ func (c *session) cmdEPRT(arg string) bool {
 		case errors.Is(err, errProtocol):
 			c.send(replyEprtProto)
 		case errors.Is(err, errEPRTDelim):
-			c.send(replyEprtDelim1)
+			var d eprtDelimError
+			errors.As(err, &d)
+			c.send([...]reply{replyEprtDelim1, replyEprtDelim1, replyEprtDelim2, replyEprtDelim3, replyEprtDelim4}[min(max(int(d), 1), 4)])
 		case errors.Is(err, errPort):
 			c.send(replyEprtPort)
 		default:

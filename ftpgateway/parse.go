@@ -2,6 +2,7 @@ package ftpgateway
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -104,17 +105,21 @@ func parsePORT(arg string) (*net.TCPAddr, error) {
 // §2).
 func parseEPRT(arg string) (*net.TCPAddr, error) {
 	arg = strings.TrimSpace(arg)
-	if len(arg) < 4 {
-		return nil, errEPRTDelim
+	// A delimiter is printable and cannot be part of a field.
+	if arg == "" || arg[0] < 33 || arg[0] > 126 || strings.IndexByte("0123456789abcdefABCDEF.:", arg[0]) >= 0 {
+		return nil, delimError(1)
 	}
-	d := arg[0]
-	if d < 33 || d > 126 || arg[len(arg)-1] != d {
-		return nil, errEPRTDelim
+	d := string(arg[0])
+	f := strings.Split(arg[1:], d)
+	// "|1|addr|port|" splits into 1, addr, port and "": n fields mean n
+	// delimiters after the first.
+	switch {
+	case len(f) < 4:
+		return nil, delimError(len(f) + 1) // the first missing one
+	case len(f) > 4 || f[3] != "":
+		return nil, delimError(4) // text after the fourth
 	}
-	f := strings.Split(arg[1:len(arg)-1], string(d))
-	if len(f) != 3 {
-		return nil, errEPRTDelim
-	}
+	f = f[:3]
 	ip := net.ParseIP(f[1])
 	switch f[0] {
 	case "1":
@@ -134,6 +139,15 @@ func parseEPRT(arg string) (*net.TCPAddr, error) {
 	}
 	return &net.TCPAddr{IP: ip, Port: port}, nil
 }
+
+// eprtDelimError names which of EPRT's four delimiters is bad (manual
+// §1.4.2: "Bad First ... Fourth EPRT delimiter."); it matches errEPRTDelim.
+type eprtDelimError int
+
+func delimError(n int) error { return eprtDelimError(n) }
+
+func (e eprtDelimError) Error() string        { return fmt.Sprintf("bad EPRT delimiter %d", int(e)) }
+func (e eprtDelimError) Is(target error) bool { return target == errEPRTDelim }
 
 // parseEPSV parses EPSV's optional argument: "", "1", "2" or "ALL".
 func parseEPSV(arg string) (all bool, proto int, err error) {
