@@ -33,6 +33,8 @@ type guard struct {
 	handles  map[string]byte // open handle → fxpOpen with read/write mode byte, or fxpOpendir
 	opening  map[uint32]byte // OPEN/OPENDIR id → mode, until the HANDLE reply
 	inflight map[uint32]byte // forwarded request id → type, until its reply
+	drained  *sync.Cond      // on mu: a reply came, or the guard closed
+	closed   bool
 
 	wmu  sync.Mutex
 	wbuf []byte // reply bytes until a whole frame is present
@@ -46,7 +48,7 @@ const (
 )
 
 func newGuard(ch io.ReadWriteCloser, log hclog.Logger, compat bool) *guard {
-	return &guard{
+	g := &guard{
 		ch:       ch,
 		r:        bufio.NewReaderSize(ch, 4<<10), // large bodies bypass it (bufio reads straight into the caller's buffer)
 		log:      log,
@@ -55,6 +57,8 @@ func newGuard(ch io.ReadWriteCloser, log hclog.Logger, compat bool) *guard {
 		opening:  map[uint32]byte{},
 		inflight: map[uint32]byte{},
 	}
+	g.drained = sync.NewCond(&g.mu)
+	return g
 }
 
 // Read hands the library the next frame that it should see.
@@ -82,6 +86,9 @@ func (g *guard) Read(p []byte) (int, error) {
 // next reads frames until one is to be forwarded, answering the others.
 func (g *guard) next() ([]byte, error) {
 	for {
+		if err := g.waitInflight(); err != nil {
+			return nil, err
+		}
 		var lb [4]byte
 		if _, err := io.ReadFull(g.r, lb[:]); err != nil {
 			return nil, err
@@ -325,6 +332,7 @@ func (g *guard) outbound(frame []byte) []byte {
 	g.mu.Lock()
 	reqType := g.inflight[id]
 	delete(g.inflight, id)
+	g.drained.Signal()
 	mode, opening := g.opening[id]
 	delete(g.opening, id)
 	if typ == fxpHandle && opening {
@@ -350,7 +358,34 @@ func (g *guard) outbound(frame []byte) []byte {
 }
 
 // Close closes the channel.
-func (g *guard) Close() error { return g.ch.Close() }
+func (g *guard) Close() error {
+	g.mu.Lock()
+	g.closed = true
+	g.drained.Broadcast()
+	g.mu.Unlock()
+	return g.ch.Close()
+}
+
+// maxInflight bounds the requests handed to pkg/sftp and not yet
+// answered. It bounds what a session holds: pkg/sftp's allocator keeps a
+// 255 KiB buffer per request in flight for the rest of the session, and
+// OpenSSH pipelines 64 requests. 16 keeps a loopback transfer at full
+// speed.
+const maxInflight = 16
+
+// waitInflight blocks reading the next request while maxInflight are
+// being served.
+func (g *guard) waitInflight() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for len(g.inflight) >= maxInflight && !g.closed {
+		g.drained.Wait()
+	}
+	if g.closed {
+		return io.EOF
+	}
+	return nil
+}
 
 func firstByte(b []byte) int {
 	if len(b) == 0 {
