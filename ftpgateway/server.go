@@ -38,6 +38,8 @@ type Store interface {
 	OpenWriteKeep(s *vfs.Session, p string, keep int64) (*vfs.Writer, error)
 	Remove(s *vfs.Session, p string) error
 	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
+	// Copy commits like Rename but keeps the source (CHECK DELETE off).
+	Copy(s *vfs.Session, from, to string) (vfs.Result, error)
 	// Verify runs the image checks on a file without committing it.
 	Verify(s *vfs.Session, p string) error
 	Mem() *mem.Store

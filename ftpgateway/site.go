@@ -335,7 +335,11 @@ func (c *session) siteSaveBuffer(arg string) {
 	if c.reply119 {
 		c.send(replySaveProgress)
 	}
-	if _, err := c.srv.cfg.Store.Rename(c.vs, "/mem/"+i.Name, "/"+fs+"/"+i.Name); err != nil {
+	commit := c.srv.cfg.Store.Rename
+	if c.checks()&image.CheckDelete == 0 {
+		commit = c.srv.cfg.Store.Copy // CHECK DELETE off: the staged file stays (D22)
+	}
+	if _, err := commit(c.vs, "/mem/"+i.Name, "/"+fs+"/"+i.Name); err != nil {
 		c.log.Info("SAVEBUFFER refused", "name", i.Name, "fs", fs, "error", err)
 		c.sendLines(ftpStatus(opStor, err))
 		return

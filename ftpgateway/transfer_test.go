@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"github.com/sluice/sluice/image"
 	"hash/crc32"
 	"io"
 	"net"
@@ -348,7 +349,8 @@ func TestActiveMode(t *testing.T) {
 // staging buffer; SITE STATBUFFER reports it as mem.Stats does; SITE
 // SAVEBUFFER commits it; SITE CLEARBUFFER frees it (manual §3.5).
 func TestSecureModeBuffer(t *testing.T) {
-	e := newTestEnv(t, tOpts{memMax: 8 << 20})
+	// CHECK DELETE on: SAVEBUFFER moves the staged file.
+	e := newTestEnv(t, tOpts{memMax: 8 << 20, checks: image.CheckDelete})
 	c := e.login(t, "root")
 	c.want("CWD /dsk", "200 CWD command successful.")
 	statbuf := func(name string) string {

@@ -27,6 +27,17 @@ const (
 // existing target is replaced atomically. Errors carry the Side they are
 // about.
 func (f *FS) Rename(s *Session, from, to string) (Result, error) {
+	return f.move(s, from, to, false)
+}
+
+// Copy is Rename to another file system that keeps the source: the FTP
+// gateway's SITE SAVEBUFFER with CHECK DELETE off (manual §2.1.4.4). The
+// commit is the same, checks included.
+func (f *FS) Copy(s *Session, from, to string) (Result, error) {
+	return f.move(s, from, to, true)
+}
+
+func (f *FS) move(s *Session, from, to string, keep bool) (Result, error) {
 	sm, sname, err := f.resolve(s, "rename", from)
 	if err != nil {
 		return 0, sided(err, SideSource)
@@ -43,6 +54,9 @@ func (f *FS) Rename(s *Session, from, to string) (Result, error) {
 	}
 	if sm == dm && sname == dname {
 		return 0, newErr(KindIdentical, "rename", to, nil)
+	}
+	if keep && sm == dm {
+		return 0, newErr(KindUnsupported, "copy", to, errors.New("copy within a file system"))
 	}
 	if err := f.allow(s, policy.OpRename, sm.name, from, "rename"); err != nil {
 		return 0, sided(err, SideSource)
@@ -66,7 +80,7 @@ func (f *FS) Rename(s *Session, from, to string) (Result, error) {
 		}
 	}
 	if f.checked(s, dm, dname) {
-		return f.verifiedRename(s, sm, sname, dm, dname, from, to)
+		return f.verifiedRename(s, sm, sname, dm, dname, from, to, keep)
 	}
 	release, err := f.enter(sm, "rename", from)
 	if err != nil {
@@ -99,7 +113,7 @@ func (f *FS) Rename(s *Session, from, to string) (Result, error) {
 		sum, n, err = f.renameWithin(sm, sname, dname, from, to)
 	} else {
 		res = Moved
-		sum, n, err = f.commit(s, sm, sname, dm, dname, from, to)
+		sum, n, err = f.commit(s, sm, sname, dm, dname, from, to, keep)
 	}
 	if err != nil {
 		f.audit.Info("rename", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
@@ -151,7 +165,7 @@ func (f *FS) renameWithin(m *mount, oldName, newName, from, to string) ([]byte, 
 // while hashing in the same pass, commit, then remove the source. If any
 // step before the commit fails, the target is untouched and the source
 // kept.
-func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from, to string) ([]byte, int64, error) {
+func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from, to string, keep bool) ([]byte, int64, error) {
 	r, err := f.openReader(sm, sname, from)
 	if err != nil {
 		return nil, 0, sided(err, SideSource)
@@ -170,7 +184,9 @@ func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from,
 	if err := b.commit(); err != nil {
 		return nil, 0, sided(ioErr("rename", to, err), SideTarget)
 	}
-	f.removeSource(sm, sname, from)
+	if !keep {
+		f.removeSource(sm, sname, from)
+	}
 	return h.Sum(nil), n, nil
 }
 

@@ -51,7 +51,7 @@ var ErrCheckSource = errors.New("unable to check source file")
 // atomically with the device state. A failure leaves source and target
 // as they were. The caller has done the policy checks on both paths and
 // holds nothing.
-func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dname, from, to string) (Result, error) {
+func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dname, from, to string, keep bool) (Result, error) {
 	start := time.Now()
 	on := f.checksFor(s)
 	checksRun := "none"
@@ -109,6 +109,9 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	if tm == sm && tname == sname {
 		return fail(newErr(KindIdentical, "rename", target, nil))
 	}
+	if keep && tm == sm {
+		return fail(newErr(KindUnsupported, "copy", target, errors.New("copy within a file system")))
+	}
 	if tm != sm {
 		releaseT, err := f.enter(tm, "rename", target)
 		if err != nil {
@@ -161,7 +164,9 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		if err != nil {
 			return fail(sided(ioErr("rename", target, err), SideTarget))
 		}
-		f.removeSource(sm, sname, from)
+		if !keep {
+			f.removeSource(sm, sname, from)
+		}
 	}
 	sum := d.FileSHA256()
 	f.audit.Info("commit", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
