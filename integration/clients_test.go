@@ -49,10 +49,16 @@ func clientEnv(extra ...string) []string {
 // so run may be called from any goroutine).
 func run(t *testing.T, ctx context.Context, dir string, env []string, name string, args ...string) result {
 	t.Helper()
+	return runWith(t, ctx, dir, env, nil, name, args...)
+}
+
+// runWith is run with stdin (nil: /dev/null).
+func runWith(t *testing.T, ctx context.Context, dir string, env []string, stdin io.Reader, name string, args ...string) result {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.Stdin = nil // /dev/null
+	cmd.Stdin = stdin
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	cmd.WaitDelay = 5 * time.Second

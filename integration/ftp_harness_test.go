@@ -2,14 +2,12 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -345,25 +343,7 @@ func redactPass(line string) string {
 // runInput runs a client program with stdin, like run.
 func runInput(t *testing.T, ctx context.Context, dir string, stdin string, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = clientEnv()
-	cmd.Stdin = strings.NewReader(stdin)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	r := result{stdout: o.String(), stderr: e.String(), timedOut: ctx.Err() != nil}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.exit = ee.ExitCode()
-	default:
-		t.Errorf("%s: %v", name, err)
-		r.exit = -1
-	}
-	return r
+	return runWith(t, ctx, dir, clientEnv(), strings.NewReader(stdin), name, args...)
 }
 
 // tool runs a client program in dir with the tool timeout.
