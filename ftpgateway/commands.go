@@ -408,36 +408,32 @@ func (c *session) cmdTYPE(arg string) bool {
 	return false
 }
 
+// cmdMODE and cmdSTRU only accept stream mode and file structure; the
+// manual gives a reply for every other value.
 func (c *session) cmdMODE(arg string) bool {
-	switch strings.ToUpper(strings.TrimSpace(arg)) {
-	case "":
-		c.send(replyModeArg)
-	case "S":
-		c.send(replyModeStream)
-	case "B":
-		c.send(replyModeBlock)
-	case "C":
-		c.send(replyModeCompressed)
-	default:
-		c.send(replyModeFormat)
-	}
+	c.answer(arg, replyModeArg, replyModeFormat,
+		map[string]reply{"S": replyModeStream, "B": replyModeBlock, "C": replyModeCompressed})
 	return false
 }
 
 func (c *session) cmdSTRU(arg string) bool {
-	switch strings.ToUpper(strings.TrimSpace(arg)) {
-	case "":
-		c.send(replyStruArg)
-	case "F":
-		c.send(replyStruFile)
-	case "R":
-		c.send(replyStruRecord)
-	case "P":
-		c.send(replyStruPage)
-	default:
-		c.send(replyStruFormat)
-	}
+	c.answer(arg, replyStruArg, replyStruFormat,
+		map[string]reply{"F": replyStruFile, "R": replyStruRecord, "P": replyStruPage})
 	return false
+}
+
+// answer sends the reply a one-word argument selects: none for an empty
+// argument, unknown for a word not in the table.
+func (c *session) answer(arg string, none, unknown reply, table map[string]reply) {
+	w := strings.ToUpper(strings.TrimSpace(arg))
+	r, ok := table[w]
+	switch {
+	case w == "":
+		r = none
+	case !ok:
+		r = unknown
+	}
+	c.send(r)
 }
 
 func (c *session) cmdREST(arg string) bool {
