@@ -200,7 +200,7 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 		}
 		return g.forward(req)
 	case fxpRead, fxpWrite, fxpReaddir:
-		want := map[byte]byte{fxpRead: modeRead, fxpWrite: modeWrite, fxpReaddir: modeDir}[req.typ]
+		want := handleMode(req.typ)
 		g.mu.Lock()
 		mode, ok := g.handles[req.handle]
 		g.mu.Unlock()
@@ -242,6 +242,17 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 	// FSTAT, MKDIR, RMDIR, READLINK, SYMLINK (manual §1.6) and unknown
 	// types, which the device ignored; a client waiting would hang.
 	return false, unsupported
+}
+
+// handleMode is the handle mode READ, WRITE and READDIR need.
+func handleMode(typ byte) byte {
+	switch typ {
+	case fxpRead:
+		return modeRead
+	case fxpWrite:
+		return modeWrite
+	}
+	return modeDir
 }
 
 func (g *guard) opens(id uint32, mode byte) (bool, []byte) {
