@@ -131,6 +131,7 @@ func putCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	timeout := fs.Duration("timeout", 30*time.Second, "connect and idle timeout; 0 waits forever")
 	useTLS := fs.Bool("tls", false, "explicit FTPS: AUTH TLS, then PBSZ 0 and PROT P")
 	insecure := fs.Bool("insecure", false, "with --tls: do not verify the server's certificate")
+	every := fs.Duration("progress-every", 0, "least time between progress updates (default 1s, 100ms on a terminal)")
 	pos, err := parse(fs, args)
 	var ue usageError
 	if errors.As(err, &ue) && errors.Is(ue.error, flag.ErrHelp) || err == nil && len(pos) == 1 && pos[0] == "help" {
@@ -149,6 +150,9 @@ func putCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if *timeout < 0 {
 		return usageError{errors.New("put: --timeout must not be negative")}
+	}
+	if *every < 0 {
+		return usageError{errors.New("put: --progress-every must not be negative")}
 	}
 	if *insecure && !*useTLS {
 		return usageError{errors.New("put: --insecure needs --tls")}
@@ -177,6 +181,9 @@ func putCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if cfg.tty {
 		cfg.every = 100 * time.Millisecond
+	}
+	if *every > 0 {
+		cfg.every = *every
 	}
 	if *useTLS {
 		name, _, _ := strings.Cut(host, "%") // an IPv6 zone is no part of a certificate

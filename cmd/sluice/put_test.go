@@ -408,6 +408,9 @@ func writePutFile(t *testing.T, name string, size int) (string, []byte) {
 func runPutCmd(t *testing.T, ctx context.Context, args ...string) (string, int, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
+	// Progress steps depend on wall time: with one step an hour the
+	// output is the same on a busy machine as on an idle one.
+	args = append([]string{"--progress-every", "1h"}, args...)
 	err := putCmd(ctx, args, strings.NewReader("pw\n"), &out, &errOut)
 	if err != nil {
 		t.Logf("put %q: %v (stderr %q)", args, err, errOut.String())
