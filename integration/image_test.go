@@ -74,7 +74,7 @@ func TestOpenSSHVerifiedCommit(t *testing.T) {
 type deviceStateFile struct {
 	Newest  map[string]string         `json:"newest"`
 	Active  *struct{ Version string } `json:"active_app"`
-	Pending any                       `json:"pending"`
+	Pending any                       `json:"pending_commits"`
 }
 
 // TestCrashDuringVerifiedCommit kills the server inside a checked commit

@@ -51,6 +51,9 @@ var (
 	ErrNotFound = errors.New("mem: file not found")
 	// ErrClosed means a Writer or File was used after Close or Abort.
 	ErrClosed = errors.New("mem: file closed")
+	// ErrIncomplete means the file is an upload cut short (Writer.Suspend):
+	// it can be resumed (Store.Resume) or removed, but not read.
+	ErrIncomplete = errors.New("mem: file incomplete")
 )
 
 // DefaultChunkSize is the allocation granule used when Config.ChunkSize is 0.
@@ -106,6 +109,10 @@ type Info struct {
 	// both a published version (described by the other fields) and an open
 	// writer that will replace it.
 	Writing bool
+	// Incomplete reports an upload cut short (Writer.Suspend): Size bytes
+	// from offset 0 arrived; it cannot be opened until a resumed writer
+	// completes it.
+	Incomplete bool
 }
 
 // Store is a bounded set of named in-memory files. Its methods are safe for
@@ -130,11 +137,12 @@ type Store struct {
 // version is one published content of a file. Its chunks and fields other
 // than refs are immutable once published, so Files read them without locks.
 type version struct {
-	chunks  [][]byte // chunk i holds bytes [i*chunkSize, (i+1)*chunkSize); nil is a hole
-	size    int64
-	alloc   int64 // bytes charged to Store.req for chunks
-	modTime time.Time
-	owner   Owner
+	chunks     [][]byte // chunk i holds bytes [i*chunkSize, (i+1)*chunkSize); nil is a hole
+	size       int64
+	alloc      int64     // bytes charged to Store.req for chunks
+	modTime    time.Time // guarded by Store.mu (SetModTime)
+	owner      Owner
+	incomplete bool // an upload cut short: never opened, only resumed or removed
 
 	refs int // guarded by Store.mu: one for the published name, one per open File
 }
@@ -207,6 +215,9 @@ func (s *Store) Open(name string) (*File, error) {
 		}
 		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrNotFound}
 	}
+	if v.incomplete {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrIncomplete}
+	}
 	v.refs++
 	f := &File{s: s, info: Info{Name: name, Size: v.size, ModTime: v.modTime, Owner: v.owner}}
 	f.v.Store(v)
@@ -251,13 +262,54 @@ func (s *Store) List() []Info {
 func (s *Store) infoLocked(name string) (Info, bool) {
 	w, writing := s.writers[name]
 	if v, ok := s.published[name]; ok {
-		return Info{Name: name, Size: v.size, ModTime: v.modTime, Owner: v.owner, Writing: writing}, true
+		return Info{Name: name, Size: v.size, ModTime: v.modTime, Owner: v.owner, Writing: writing, Incomplete: v.incomplete}, true
 	}
 	if writing {
 		// w.size is written with both w.mu and s.mu held, so s.mu suffices.
 		return Info{Name: name, Size: w.size, ModTime: w.created, Owner: w.owner, Writing: true}, true
 	}
 	return Info{}, false
+}
+
+// Resume opens a Writer that continues the incomplete file name (see
+// Writer.Suspend): it takes over the file's bytes and memory, so nothing
+// is copied, and the name has no published version until the Writer is
+// closed or suspended again (Abort discards the bytes). It fails with
+// ErrBusy while a writer is open on name and ErrNotFound unless name is
+// incomplete.
+func (s *Store) Resume(name string) (*Writer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.writers[name]; ok {
+		return nil, &fs.PathError{Op: "resume", Path: name, Err: ErrBusy}
+	}
+	v, ok := s.published[name]
+	if !ok || !v.incomplete {
+		return nil, &fs.PathError{Op: "resume", Path: name, Err: ErrNotFound}
+	}
+	// An incomplete version is never opened, so the published name holds
+	// its only reference and its charge moves to the writer unchanged.
+	delete(s.published, name)
+	w := &Writer{s: s, name: name, owner: v.owner, created: time.Now(),
+		chunks: v.chunks, nalloc: v.alloc / s.chunkSize, size: v.size}
+	s.writers[name] = w
+	return w, nil
+}
+
+// SetModTime sets the modification time of the published file name
+// (SFTP SETSTAT, FTP MFMT).
+func (s *Store) SetModTime(name string, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.published[name]
+	if !ok {
+		if _, writing := s.writers[name]; writing {
+			return &fs.PathError{Op: "chtimes", Path: name, Err: ErrBusy}
+		}
+		return &fs.PathError{Op: "chtimes", Path: name, Err: ErrNotFound}
+	}
+	v.modTime = t
+	return nil
 }
 
 // Remove deletes the published file name. It fails with ErrBusy while a

@@ -166,7 +166,24 @@ func (w *Writer) Size() int64 {
 // Close publishes the file: it atomically replaces any file published under
 // the same name (whose memory is freed, or kept until its last open File is
 // closed) with ModTime set to now. A second Close returns ErrClosed.
-func (w *Writer) Close() error {
+func (w *Writer) Close() error { return w.publish(time.Time{}, false) }
+
+// CloseAt is Close with ModTime set to mtime (a time the client set with
+// SFTP SETSTAT or FTP MFMT); a zero mtime means now.
+func (w *Writer) CloseAt(mtime time.Time) error { return w.publish(mtime, false) }
+
+// Suspend publishes the first size bytes as an incomplete file: an upload
+// cut short that Store.Resume can continue and that Store.Open refuses
+// (ErrIncomplete). Bytes past size are freed. It replaces a published file
+// of the same name like Close.
+func (w *Writer) Suspend(size int64) error {
+	if err := w.Truncate(size); err != nil {
+		return err
+	}
+	return w.publish(time.Time{}, true)
+}
+
+func (w *Writer) publish(mtime time.Time, incomplete bool) error {
 	s := w.s
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -174,12 +191,16 @@ func (w *Writer) Close() error {
 		return &fs.PathError{Op: "close", Path: w.name, Err: ErrClosed}
 	}
 	w.closed = true
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
 	v := &version{
-		chunks:  w.chunks,
-		size:    w.size,
-		alloc:   w.nalloc * s.chunkSize,
-		modTime: time.Now(),
-		owner:   w.owner,
+		chunks:     w.chunks,
+		size:       w.size,
+		alloc:      w.nalloc * s.chunkSize,
+		modTime:    mtime,
+		owner:      w.owner,
+		incomplete: incomplete,
 	}
 	w.chunks = nil
 	s.mu.Lock()

@@ -171,7 +171,7 @@ func TestDisconnectMidUpload(t *testing.T) {
 			// The exclusive file system and the names are free again.
 			sess := supervisor()
 			for _, p := range []string{"/dsk/x", "/mem/x", "/bio/x"} {
-				w, err := e.fs.OpenWrite(sess, p)
+				w, err := e.fs.OpenWrite(sess, p, vfs.WriteTrunc)
 				if err != nil {
 					t.Errorf("OpenWrite %s after disconnect: %v", p, err)
 					continue

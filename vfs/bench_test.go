@@ -57,7 +57,7 @@ func BenchmarkVerifiedCommit(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		w, err := f.OpenWrite(root, "/mem/os_file.bin")
+		w, err := f.OpenWrite(root, "/mem/os_file.bin", WriteTrunc)
 		if err != nil {
 			b.Fatal(err)
 		}

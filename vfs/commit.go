@@ -4,11 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"hash"
 	"io"
 	"os"
 	"time"
 
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/policy"
 )
 
@@ -161,33 +161,75 @@ func (f *FS) renameWithin(m *mount, oldName, newName, from, to string) ([]byte, 
 }
 
 // commit is the one path by which a file lands on a file system from
-// another: open the source, write the target through its atomic backend
-// while hashing in the same pass, commit, then remove the source. If any
-// step before the commit fails, the target is untouched and the source
-// kept.
+// another, checked or not: writeCommit, then removal of the source. If
+// any step before the commit fails, the target is untouched and the
+// source kept.
 func (f *FS) commit(s *Session, sm *mount, sname string, dm *mount, dname, from, to string, keep bool) ([]byte, int64, error) {
 	r, err := f.openReader(sm, sname, from)
 	if err != nil {
 		return nil, 0, sided(err, SideSource)
 	}
 	defer r.close()
-	b, err := f.newBackend(s, dm, dname, to)
+	d, err := f.writeCommit(s, dm, dname, to, r, nil, nil)
 	if err != nil {
-		return nil, 0, sided(err, SideTarget)
-	}
-	h := sha256.New()
-	n, err := copyTo(b, h, r, f.fault)
-	if err != nil {
-		b.abort()
 		return nil, 0, err
-	}
-	if err := b.commit(); err != nil {
-		return nil, 0, sided(ioErr("rename", to, err), SideTarget)
 	}
 	if !keep {
 		f.removeSource(sm, sname, from)
 	}
-	return h.Sum(nil), n, nil
+	sum := d.FileSHA256()
+	return sum[:], d.Len(), nil
+}
+
+// writeCommit is the one atomic writer of every commit: it streams r into
+// a new backend of the target (a temporary file on a host file system),
+// feeding a digest of im in the same pass, runs check on the digest, and
+// publishes the bytes with the source's modification time, between the
+// two device-state records when im is a known image. On error the target
+// is untouched.
+func (f *FS) writeCommit(s *Session, dm *mount, dname, to string, r *Reader, im *image.Image, check func(*image.Digest) error) (*image.Digest, error) {
+	b, err := f.newBackend(s, dm, dname, to)
+	if err != nil {
+		return nil, sided(err, SideTarget)
+	}
+	var out io.Writer = io.NewOffsetWriter(b, 0)
+	if hw, ok := b.(*hostWriter); ok {
+		out = &writebackWriter{f: hw.File}
+	}
+	d := im.NewDigest()
+	src := sourceReader{io.NewSectionReader(r.ra, 0, r.size)}
+	if _, err := image.Copy(&faultWriter{w: out, fault: f.fault}, src, d); err != nil {
+		b.abort()
+		if errors.Is(err, errReadSource) {
+			return nil, sided(newErr(KindIO, "rename", "", err), SideSource)
+		}
+		return nil, sided(ioErr("rename", to, err), SideTarget)
+	}
+	if check != nil {
+		if err := check(d); err != nil {
+			b.abort()
+			return nil, err
+		}
+	}
+	hostPath := ""
+	if dm.kind == kindHost {
+		hostPath = dm.host.dir + "/" + dname
+	}
+	if err := f.recordCommit(hostPath, d.FileSHA256(), im, func() error { return b.commit(r.mod) }); err != nil {
+		return nil, sided(ioErr("rename", to, err), SideTarget)
+	}
+	return d, nil
+}
+
+// sourceReader marks read errors as the source's.
+type sourceReader struct{ r io.Reader }
+
+func (s sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = errors.Join(errReadSource, err)
+	}
+	return n, err
 }
 
 // removeSource ends a move. The target is committed; a failure to remove
@@ -210,23 +252,6 @@ func (f *FS) removeSource(sm *mount, sname, from string) {
 // copyBuf is the chunk size of a commit copy: large enough that syscalls
 // and hashing calls are not the cost.
 const copyBuf = 1 << 20
-
-// copyTo copies r into the backend at increasing offsets and into h.
-func copyTo(b backend, h hash.Hash, r *Reader, fault func(Stage)) (int64, error) {
-	var out io.Writer = io.NewOffsetWriter(b, 0)
-	if hw, ok := b.(*hostWriter); ok {
-		out = &writebackWriter{f: hw.File}
-	}
-	w := io.MultiWriter(&faultWriter{w: out, fault: fault}, h)
-	n, err := copyFrom(w, r)
-	if err != nil {
-		if errors.Is(err, errReadSource) {
-			return n, sided(newErr(KindIO, "rename", "", err), SideSource)
-		}
-		return n, sided(ioErr("rename", "", err), SideTarget)
-	}
-	return n, nil
-}
 
 // faultWriter reports StagePartial after the first write.
 type faultWriter struct {

@@ -25,10 +25,11 @@ const (
 	KindIdentical               // rename onto itself
 	KindOffset                  // offset or size negative or past the file size limit
 	KindCheck                   // an image check refused the file; Err holds the *image.CheckError
+	KindIncomplete              // an upload with a hole or cut by its connection, or a commit of one
 )
 
 var kindNames = [...]string{"io", "not found", "invalid path", "invalid name", "path too long",
-	"busy", "denied", "no space", "unsupported", "is a directory", "identical paths", "bad offset", "check failed"}
+	"busy", "denied", "no space", "unsupported", "is a directory", "identical paths", "bad offset", "check failed", "incomplete"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -123,6 +123,9 @@ type Info struct {
 	Size    int64
 	ModTime time.Time
 	IsDir   bool
+	// Incomplete marks a staged upload cut short: Size bytes from offset 0
+	// arrived. Its owner can resume it; it cannot be read or committed.
+	Incomplete bool
 }
 
 type kind int
@@ -327,6 +330,8 @@ func ioErr(op, p string, err error) error {
 		return newErr(KindBusy, op, p, err)
 	case errors.Is(err, mem.ErrNotFound):
 		return newErr(KindNotFound, op, p, err)
+	case errors.Is(err, mem.ErrIncomplete):
+		return newErr(KindIncomplete, op, p, errors.Join(ErrIncompleteSource, err))
 	}
 	var e *Error
 	if errors.As(err, &e) {

@@ -153,7 +153,7 @@ func fuzzTree(t testing.TB, data []byte) (*FS, *Session) {
 	}
 	t.Cleanup(func() { fs.Close() })
 	s := &Session{User: &policy.User{Name: "root", Level: policy.Supervisor}, ID: "fuzz"}
-	w, err := fs.OpenWrite(s, "/mem/f")
+	w, err := fs.OpenWrite(s, "/mem/f", WriteTrunc)
 	if err != nil {
 		t.Fatal(err)
 	}

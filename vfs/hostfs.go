@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/atomicfile"
@@ -115,8 +116,17 @@ func (h *hostFS) createTemp() (*os.File, string, error) {
 // commitTemp makes the temporary file the named file: fsync, close,
 // rename, fsync of the directory. On error the temporary file is removed
 // and the old file, if any, is untouched.
-func (h *hostFS) commitTemp(f *os.File, tmp, name string, fault func(Stage)) error {
-	err := f.Sync()
+//
+// A non-zero mtime becomes the file's modification time (a time the client
+// set, or the staged file's when it is committed from /mem).
+func (h *hostFS) commitTemp(f *os.File, tmp, name string, mtime time.Time, fault func(Stage)) error {
+	var err error
+	if !mtime.IsZero() {
+		err = h.root.Chtimes(tmp, mtime, mtime)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -148,6 +158,14 @@ func (h *hostFS) rename(oldName, newName string) error {
 		return err
 	}
 	return atomicfile.SyncDir(h.dir)
+}
+
+// chtimes sets a regular file's times.
+func (h *hostFS) chtimes(name string, atime, mtime time.Time) error {
+	if _, err := h.stat(name); err != nil {
+		return err
+	}
+	return h.root.Chtimes(name, atime, mtime)
 }
 
 func (h *hostFS) remove(name string) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 
@@ -33,9 +34,16 @@ type deviceState struct {
 }
 
 type stateData struct {
-	Newest  map[string]string `json:"newest"` // "kind/NAME" → version
-	Active  *activeApp        `json:"active_app,omitempty"`
-	Pending *pendingCommit    `json:"pending,omitempty"`
+	Newest map[string]string `json:"newest"` // "kind/NAME" → version
+	Active *activeApp        `json:"active_app,omitempty"`
+	// Pending holds one record per target being committed, so
+	// concurrent commits never overwrite each other's record.
+	Pending map[string]*pendingCommit `json:"pending_commits,omitempty"`
+	// Legacy is the single pending record of earlier versions; it is
+	// resolved like the others at start-up and never written.
+	Legacy *pendingCommit `json:"pending,omitempty"`
+	// Seq numbers the pending records in the order they began.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 type activeApp struct {
@@ -50,6 +58,7 @@ type firmwareV struct {
 }
 
 type pendingCommit struct {
+	Seq     uint64     `json:"seq"`
 	Target  string     `json:"target"` // host path of the target file
 	SHA256  string     `json:"sha256"`
 	Kind    string     `json:"kind"`
@@ -83,13 +92,23 @@ func loadState(path string, hosts map[string]*hostFS) (*deviceState, error) {
 		}
 	}
 	dirty := false
-	if p := s.d.Pending; p != nil {
-		s.d.Pending = nil
+	var pending []*pendingCommit
+	for _, p := range s.d.Pending {
+		pending = append(pending, p)
+	}
+	if s.d.Legacy != nil {
+		pending = append(pending, s.d.Legacy)
+	}
+	// In the order they began, so that the later of two applications
+	// committed at once stays the active one.
+	sort.Slice(pending, func(i, j int) bool { return pending[i].Seq < pending[j].Seq })
+	for _, p := range pending {
 		dirty = true
 		if sum, err := fileSHA256(p.Target); err == nil && sum == p.SHA256 {
 			s.apply(p)
 		}
 	}
+	s.d.Pending, s.d.Legacy = nil, nil
 	for _, h := range hosts {
 		ents, err := h.list()
 		if err != nil {
@@ -211,9 +230,18 @@ func (s *deviceState) begin(target string, sum [32]byte, im *image.Image) (*pend
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.d.Pending = p
+	if s.d.Pending == nil {
+		s.d.Pending = map[string]*pendingCommit{}
+	}
+	if _, busy := s.d.Pending[target]; busy {
+		// The writer lock makes a target exclusive; this is a second line.
+		return nil, fmt.Errorf("device state: a commit to %s is pending", target)
+	}
+	s.d.Seq++
+	p.Seq = s.d.Seq
+	s.d.Pending[target] = p
 	if err := s.save(); err != nil {
-		s.d.Pending = nil
+		delete(s.d.Pending, target)
 		return nil, err
 	}
 	return p, nil
@@ -223,7 +251,7 @@ func (s *deviceState) begin(target string, sum [32]byte, im *image.Image) (*pend
 func (s *deviceState) finish(p *pendingCommit, committed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.d.Pending = nil
+	delete(s.d.Pending, p.Target)
 	if committed {
 		s.apply(p)
 	}

@@ -3,7 +3,6 @@ package vfs
 import (
 	"encoding/hex"
 	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -145,24 +144,11 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		}
 	} else {
 		res = Moved
-		file, tmp, err := tm.host.createTemp()
-		if err != nil {
-			return fail(sided(ioErr("rename", target, err), SideTarget))
-		}
-		src := io.NewSectionReader(r.ra, 0, r.size)
-		if _, err := image.Copy(&faultWriter{w: &writebackWriter{f: file}, fault: f.fault}, src, d); err != nil {
-			tm.host.abortTemp(file, tmp)
-			return fail(sided(ioErr("rename", target, err), SideTarget))
-		}
-		if err := f.postcheck(im, d, target, on); err != nil {
-			tm.host.abortTemp(file, tmp)
-			return fail(err)
-		}
-		err = f.recordCommit(tm.host.dir+"/"+tname, d.FileSHA256(), im, func() error {
-			return tm.host.commitTemp(file, tmp, tname, f.fault)
+		d, err = f.writeCommit(s, tm, tname, target, r, im, func(d *image.Digest) error {
+			return f.postcheck(im, d, target, on)
 		})
 		if err != nil {
-			return fail(sided(ioErr("rename", target, err), SideTarget))
+			return fail(err)
 		}
 		if !keep {
 			f.removeSource(sm, sname, from)

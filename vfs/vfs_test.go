@@ -54,7 +54,7 @@ var (
 
 func put(t *testing.T, f *FS, s *Session, p string, data []byte) {
 	t.Helper()
-	w, err := f.OpenWrite(s, p)
+	w, err := f.OpenWrite(s, p, WriteTrunc)
 	if err != nil {
 		t.Fatalf("open %s: %v", p, err)
 	}
@@ -153,16 +153,16 @@ func TestRootListingAndSandbox(t *testing.T) {
 	}
 	_, err = tr.fs.OpenRead(boxed, "/dsk/x")
 	wantKind(t, "outside sandbox", err, KindInvalidPath)
-	_, err = tr.fs.OpenWrite(guest, "/mem/x")
+	_, err = tr.fs.OpenWrite(guest, "/mem/x", WriteTrunc)
 	wantKind(t, "guest write", err, KindDenied)
-	_, err = tr.fs.OpenWrite(root, "/dsk")
+	_, err = tr.fs.OpenWrite(root, "/dsk", WriteTrunc)
 	wantKind(t, "write a directory", err, KindIsDir)
 }
 
 func TestAtomicWrite(t *testing.T) {
 	tr := newTree(t)
 	put(t, tr.fs, root, "/dsk/cfg", []byte("old"))
-	w, err := tr.fs.OpenWrite(root, "/dsk/cfg")
+	w, err := tr.fs.OpenWrite(root, "/dsk/cfg", WriteTrunc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestAtomicWrite(t *testing.T) {
 	if got := get(t, tr.fs, root, "/dsk/cfg"); string(got) != "old" {
 		t.Errorf("before close: got %q, want old", got)
 	}
-	_, err = tr.fs.OpenWrite(root2, "/dsk/cfg")
+	_, err = tr.fs.OpenWrite(root2, "/dsk/cfg", WriteTrunc)
 	wantKind(t, "second writer", err, KindBusy)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestAtomicWrite(t *testing.T) {
 		t.Errorf("after close: got %q", got)
 	}
 	// Abort leaves the file and no temporary file.
-	w, _ = tr.fs.OpenWrite(root, "/dsk/cfg")
+	w, _ = tr.fs.OpenWrite(root, "/dsk/cfg", WriteTrunc)
 	w.WriteAt([]byte("partial"), 0)
 	w.Abort()
 	if got := get(t, tr.fs, root, "/dsk/cfg"); string(got) != "hello world" {
@@ -228,7 +228,7 @@ func TestExclusiveFileSystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = tr.fs.OpenWrite(root2, "/bio/b")
+	_, err = tr.fs.OpenWrite(root2, "/bio/b", WriteTrunc)
 	wantKind(t, "second op on bio", err, KindBusy)
 	_, err = tr.fs.Rename(root2, "/bio/a", "/dsk/a")
 	wantKind(t, "rename out of busy bio", err, KindBusy)
@@ -341,12 +341,12 @@ func TestStagedFileOwnership(t *testing.T) {
 	put(t, tr.fs, op1, "/mem/a", []byte("from op1"))
 	err := tr.fs.Remove(op2, "/mem/a")
 	wantKind(t, "other user removes", err, KindDenied)
-	_, err = tr.fs.OpenWrite(op2, "/mem/a")
+	_, err = tr.fs.OpenWrite(op2, "/mem/a", WriteTrunc)
 	wantKind(t, "other user overwrites", err, KindDenied)
 	_, err = tr.fs.Rename(op2, "/mem/a", "/mem/b")
 	wantKind(t, "other user renames", err, KindDenied)
 	// While op1 writes, nobody else can touch it, not even a supervisor.
-	w, err := tr.fs.OpenWrite(op1, "/mem/a")
+	w, err := tr.fs.OpenWrite(op1, "/mem/a", WriteTrunc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestStagedFileOwnership(t *testing.T) {
 
 func TestStagingBufferFull(t *testing.T) {
 	tr := newTree(t)
-	w, err := tr.fs.OpenWrite(root, "/mem/big")
+	w, err := tr.fs.OpenWrite(root, "/mem/big", WriteTrunc)
 	if err != nil {
 		t.Fatal(err)
 	}
