@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/vfs"
 )
@@ -234,9 +235,7 @@ func (c *session) cmdPASS(arg string) bool {
 	c.mu.Unlock()
 	c.loggedAt = time.Now()
 	c.resetSettings()
-	if fs := s.pol.FTP.DefaultFS; fs != "" && u.Sees(fs) {
-		c.cwd = fs
-	}
+	c.cwd = loginDir(s.pol.FTP.DefaultFS, c.checks(), u, s.pol.HasMount)
 	s.count(func(st *stats) { st.logins++ })
 	s.audit.Info("login", "user", u.Name, "remote_addr", c.remote, "method", "ftp-password", "tls", c.tlsOn)
 	s.audit.Info("session start", "user", u.Name, "session", c.vs.ID, "remote_addr", c.remote)
@@ -700,4 +699,19 @@ func (c *session) checksum(arg string, h hash.Hash, format func([]byte) string) 
 func sortedInfos(l []vfs.Info) []vfs.Info {
 	sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
 	return l
+}
+
+// loginDir is the file system a login starts in: the configured default;
+// with none (the root, NUL) and CHECK SYSTEM on, /dsk, so that the
+// manual's sequence (log in, STOR, SITE SAVEBUFFER) commits to the disk
+// as written (DESIGN §6). A file system the user may not see is never
+// the start.
+func loginDir(def string, on image.Check, u *policy.User, mounted func(string) bool) string {
+	if def == "" && on&image.CheckSystem != 0 && mounted("dsk") {
+		def = "dsk"
+	}
+	if def != "" && u.Sees(def) {
+		return def
+	}
+	return ""
 }

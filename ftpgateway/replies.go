@@ -616,6 +616,10 @@ const (
 	replyBufferLocked  reply = "503 Temporal buffer is locked."                  // the staged file is in use (being written or committed)
 	replyBufferAlready reply = "503 Temporal buffer is already locked."          // a SAVEBUFFER of it is already running
 	replyBufferEmpty   reply = "503 Temporal buffer is empty."                   // the staged file has 0 bytes
+	// replyBufferIncomplete is sluice's (the device had no resumable
+	// uploads): the user's newest staged file is an upload cut short; a
+	// resumed STOR (REST, APPE) completes it, CLEARBUFFER removes it.
+	replyBufferIncomplete reply = "503 Temporal buffer is incomplete."
 	replySaveTargetBad reply = "503 Target file system not supports SAVEBUFFER." // sic; target is NUL (/), mem, or not host-backed
 	replySaveNoSpace   reply = "552 Not enough space to save file."
 	replySaveProgress  reply = "119 Saving temporal buffer..."                                // REPLY ON: first line of SAVEBUFFER

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/netserve"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/vfs"
@@ -34,15 +33,22 @@ type Store interface {
 	Stat(s *vfs.Session, p string) (vfs.Info, error)
 	List(s *vfs.Session, p string) ([]vfs.Info, error)
 	OpenRead(s *vfs.Session, p string) (*vfs.Reader, error)
-	OpenWrite(s *vfs.Session, p string) (*vfs.Writer, error)
-	OpenWriteKeep(s *vfs.Session, p string, keep int64) (*vfs.Writer, error)
+	OpenWrite(s *vfs.Session, p string, mode vfs.WriteMode) (*vfs.Writer, error)
 	Remove(s *vfs.Session, p string) error
 	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
 	// Copy commits like Rename but keeps the source (CHECK DELETE off).
 	Copy(s *vfs.Session, from, to string) (vfs.Result, error)
 	// Verify runs the image checks on a file without committing it.
 	Verify(s *vfs.Session, p string) error
-	Mem() *mem.Store
+	// Staged is the user's newest staged file (SITE *BUFFER).
+	Staged(s *vfs.Session) (vfs.Staged, bool)
+	// Discard removes a staged file the server refused.
+	Discard(s *vfs.Session, p string, reason error) error
+	BufferStats() vfs.BufferStats
+	SetModTime(s *vfs.Session, p string, t time.Time) error
+	// Backup copies a file system's files into a host directory, each
+	// atomically (SITE BACKUP).
+	Backup(s *vfs.Session, fs, dir string) error
 }
 
 // Config configures a Server. Policy and Store are required.
@@ -83,7 +89,10 @@ const recvBuf = 256 << 10
 
 // receive copies an upload from conn to w with a pooled buffer, counting
 // as it goes (STAT during the transfer).
-func (s *Server) receive(w io.Writer, conn io.Reader, n *atomic.Int64) error {
+// receive copies an upload from the data connection to w until EOF. It
+// returns the data connection's error (rerr) apart from w's (werr): a
+// failed read is a cut, a failed write the upload's own failure.
+func (s *Server) receive(w io.Writer, conn io.Reader, n *atomic.Int64) (rerr, werr error) {
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, recvBuf)
@@ -95,15 +104,15 @@ func (s *Server) receive(w io.Writer, conn io.Reader, n *atomic.Int64) error {
 		k, err := conn.Read(buf)
 		if k > 0 {
 			if _, werr := w.Write(buf[:k]); werr != nil {
-				return werr
+				return nil, werr
 			}
 			n.Add(int64(k))
 		}
 		if err == io.EOF {
-			return nil
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return err, nil
 		}
 	}
 }

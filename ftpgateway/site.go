@@ -1,7 +1,6 @@
 package ftpgateway
 
 import (
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -9,9 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice/sluice/atomicfile"
 	"github.com/sluice/sluice/image"
-	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/vfs"
 )
 
@@ -87,10 +84,13 @@ func (c *session) cmdSITE(arg string) bool {
 	case "SAVEBUFFER":
 		c.siteSaveBuffer(rest)
 	case "STATBUFFER":
-		st := c.srv.cfg.Store.Mem().Stats()
+		st := c.srv.cfg.Store.BufferStats()
 		name := ""
 		if i, ok := c.stagedFile(); ok {
 			name = i.Name
+			if i.Incomplete {
+				name += " (incomplete)"
+			}
 		}
 		c.send(replyBufferStatus, st.Max, st.Req, st.Busy, name)
 	case "CLEARBUFFER":
@@ -99,7 +99,7 @@ func (c *session) cmdSITE(arg string) bool {
 			c.send(replyBufferNone)
 			return false
 		}
-		if err := c.srv.cfg.Store.Remove(c.vs, "/mem/"+i.Name); err != nil {
+		if err := c.srv.cfg.Store.Remove(c.vs, i.Path); err != nil {
 			c.send(replyBufferLocked)
 			return false
 		}
@@ -285,23 +285,14 @@ func (c *session) siteCheck(arg string) {
 	c.send(replySiteCheckOK, strings.ToUpper(name), onOff(v))
 }
 
-// stagedFile is the session's own most recent staged file (DESIGN §3:
-// STATBUFFER, SAVEBUFFER and CLEARBUFFER act on it).
-func (c *session) stagedFile() (mem.Info, bool) {
-	var best mem.Info
+// stagedFile is the user's newest staged file (DESIGN §3: STATBUFFER,
+// SAVEBUFFER and CLEARBUFFER act on it from any of the user's
+// connections).
+func (c *session) stagedFile() (vfs.Staged, bool) {
 	if c.vs == nil {
-		return best, false
+		return vfs.Staged{}, false
 	}
-	found := false
-	for _, i := range c.srv.cfg.Store.Mem().List() {
-		if i.Owner.Session != c.vs.ID {
-			continue
-		}
-		if !found || i.ModTime.After(best.ModTime) {
-			best, found = i, true
-		}
-	}
-	return best, found
+	return c.srv.cfg.Store.Staged(c.vs)
 }
 
 // siteSaveBuffer commits the session's staged file to a file system (the
@@ -318,6 +309,10 @@ func (c *session) siteSaveBuffer(arg string) {
 	}
 	if i.Writing {
 		c.send(replyBufferLocked)
+		return
+	}
+	if i.Incomplete {
+		c.send(replyBufferIncomplete)
 		return
 	}
 	fs := strings.ToLower(strings.Trim(arg, "/ "))
@@ -339,7 +334,7 @@ func (c *session) siteSaveBuffer(arg string) {
 	if c.checks()&image.CheckDelete == 0 {
 		commit = c.srv.cfg.Store.Copy // CHECK DELETE off: the staged file stays (D22)
 	}
-	if _, err := commit(c.vs, "/mem/"+i.Name, "/"+fs+"/"+i.Name); err != nil {
+	if _, err := commit(c.vs, i.Path, "/"+fs+"/"+i.Name); err != nil {
 		c.log.Info("SAVEBUFFER refused", "name", i.Name, "fs", fs, "error", err)
 		c.sendLines(ftpStatus(opStor, err))
 		return
@@ -373,25 +368,7 @@ func (c *session) siteBackup() {
 }
 
 func (c *session) backup(fs, dst string) error {
-	if err := os.MkdirAll(dst, 0o750); err != nil {
-		return err
-	}
-	infos, err := c.srv.cfg.Store.List(c.vs, "/"+fs)
-	if err != nil {
-		return err
-	}
-	for _, i := range infos {
-		r, err := c.srv.cfg.Store.OpenRead(c.vs, "/"+fs+"/"+i.Name)
-		if err != nil {
-			return err
-		}
-		err = atomicfile.WriteFrom(filepath.Join(dst, i.Name), io.NewSectionReader(r, 0, r.Size()), 0o640)
-		r.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.srv.cfg.Store.Backup(c.vs, fs, dst)
 }
 
 // siteCoherence checks that the active application is present in /dsk and

@@ -3,6 +3,7 @@ package ftpgateway
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,7 +27,7 @@ type transfer struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
-	aborted atomic.Bool
+	aborted atomic.Bool // ABOR, the control connection gone, or shutdown: an upload is cut
 	n       atomic.Int64
 
 	mu   sync.Mutex
@@ -305,16 +306,18 @@ func (c *session) store(verb, arg string) bool {
 		}
 		p, target = "/mem/"+name, "/mem/"+name
 	}
-	keep := c.rest
+	// REST + STOR keeps the first REST bytes and writes from there; APPE
+	// appends. Both resume an upload cut short in /mem in place.
+	rest := c.rest
 	c.rest = 0
-	if verb == "APPE" {
-		if i, err := c.srv.cfg.Store.Stat(c.vs, target); err == nil {
-			keep = i.Size
-		} else {
-			keep = 0
-		}
+	mode := vfs.WriteTrunc
+	switch {
+	case verb == "APPE":
+		mode = vfs.WriteAppend
+	case rest > 0:
+		mode = vfs.WriteKeep
 	}
-	w, err := c.srv.cfg.Store.OpenWriteKeep(c.vs, target, keep)
+	w, err := c.srv.cfg.Store.OpenWrite(c.vs, target, mode)
 	if err != nil && !c.direct && c.testFS == "" {
 		if k := vfs.KindOf(err); k == vfs.KindDenied || k == vfs.KindInvalidPath {
 			c.send(replySecureFSNotLoaded) // the user may not write the staging buffer
@@ -326,12 +329,27 @@ func (c *session) store(verb, arg string) bool {
 		// DIRECT ON with a known file: stage it and commit through the
 		// checks, so the verdict is the STOR reply and the write atomic.
 		commitTo, target = p, "/mem/"+name
-		w, err = c.srv.cfg.Store.OpenWriteKeep(c.vs, target, keep)
+		w, err = c.srv.cfg.Store.OpenWrite(c.vs, target, mode)
 	}
 	if err != nil {
 		c.log.Debug(verb+" refused", "path", target, "error", err)
 		c.sendLines(ftpStatus(opStor, err))
 		return false
+	}
+	off := int64(0)
+	if mode == vfs.WriteKeep {
+		// RFC 3659 §5: the data replaces the file from the REST offset on.
+		if rest > w.Size() {
+			w.Abort()
+			c.send(replySeekFailed)
+			return false
+		}
+		if err := w.Truncate(rest); err != nil {
+			w.Abort()
+			c.sendLines(ftpStatus(opStor, err))
+			return false
+		}
+		off = rest
 	}
 	ascii := c.ascii
 	prelim := replyFileOpening
@@ -342,23 +360,35 @@ func (c *session) store(verb, arg string) bool {
 	if verb == "APPE" {
 		done = replyAppeDone
 	}
+	raw := c.raw
 	c.run(verb, target, -1, prelim, func(t *transfer, conn net.Conn) string {
-		out := io.Writer(io.NewOffsetWriter(w, keep))
+		out := io.Writer(io.NewOffsetWriter(w, off))
 		if ascii {
 			out = &lfWriter{w: out}
 		}
-		err := c.srv.receive(out, conn, &t.n)
-		if err == nil {
+		rerr, werr := c.srv.receive(out, conn, &t.n)
+		if rerr == nil && werr == nil {
 			if lw, ok := out.(*lfWriter); ok {
-				err = lw.flush()
+				werr = lw.flush()
 			}
 		}
-		if err != nil || t.aborted.Load() {
-			w.Abort()
-			c.log.Debug(verb+" failed", "path", target, "error", err)
-			if k := vfs.KindOf(err); err != nil && (k == vfs.KindNoSpace || k == vfs.KindOffset) {
-				return ftpStatus(opStor, err)
+		switch {
+		case werr != nil:
+			// A failed write (buffer or disk full, size limit) is sticky:
+			// Close discards the upload and reports it.
+			_ = w.Close()
+			c.log.Info(verb+" failed", "path", target, "error", werr)
+			if k := vfs.KindOf(werr); k == vfs.KindNoSpace || k == vfs.KindOffset {
+				return ftpStatus(opStor, werr)
 			}
+			return string(replyDataClosed)
+		case rerr != nil || t.aborted.Load() || controlGone(raw):
+			// The data connection failed, ABOR stopped it, or it ended
+			// together with the control connection (the client was
+			// killed): a cut, never a completion. Into /mem the upload
+			// stays incomplete, for REST + STOR or APPE to resume.
+			w.Cut(errors.Join(errDataCut, rerr))
+			c.log.Info(verb+" cut by the connection", "path", target, "bytes", t.n.Load(), "error", rerr)
 			return string(replyDataClosed)
 		}
 		if err := w.Close(); err != nil {
@@ -369,21 +399,31 @@ func (c *session) store(verb, arg string) bool {
 			// Secure mode: a known file is checked as soon as it is
 			// received (§5.1.6); a bad one is not kept.
 			if err := c.srv.cfg.Store.Verify(c.vs, target); err != nil {
-				_ = c.srv.cfg.Store.Remove(c.vs, target)
-				c.log.Info("staged file refused by the checks", "path", target, "error", err)
+				c.discard(target, err)
 				return ftpStatus(opStor, err)
 			}
 		}
 		if commitTo != "" {
 			if _, err := c.srv.cfg.Store.Rename(c.vs, target, commitTo); err != nil {
-				_ = c.srv.cfg.Store.Remove(c.vs, target)
-				c.log.Info("direct STOR refused by the checks", "path", commitTo, "error", err)
+				c.discard(target, err)
 				return ftpStatus(opStor, err)
 			}
 		}
 		return line1(done, t.n.Load())
-	}, w.Abort)
+	}, func() { w.Cut(errDataCut) })
 	return false
+}
+
+// errDataCut is the cause of a cut FTP upload.
+var errDataCut = errors.New("ftp: data connection ended with the control connection, or failed")
+
+// discard has the server remove a staged file it refused.
+func (c *session) discard(p string, reason error) {
+	if err := c.srv.cfg.Store.Discard(c.vs, p, reason); err != nil {
+		c.log.Warn("cannot discard a refused staged file", "path", p, "error", err)
+		return
+	}
+	c.log.Info("refused staged file discarded", "path", p, "error", reason)
 }
 
 // --- LIST and NLST ---

@@ -38,8 +38,9 @@ const (
 
 // SSH_FXF_* open flags and SSH_FILEXFER_ATTR_* attribute flags.
 const (
-	fxfRead  = 0x01
-	fxfWrite = 0x02
+	fxfRead   = 0x01
+	fxfWrite  = 0x02
+	fxfAppend = 0x04
 
 	attrSize        = 0x00000001
 	attrUIDGID      = 0x00000002

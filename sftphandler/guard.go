@@ -21,16 +21,18 @@ import (
 // serialized by the library. The guard's own replies are written from
 // Read. Lock order: wmu before mu; neither is held while reading.
 type guard struct {
-	ch     io.ReadWriteCloser
-	r      *bufio.Reader
-	log    hclog.Logger
-	compat bool // acknowledge times-only SETSTAT (WinSCP)
+	ch  io.ReadWriteCloser
+	r   *bufio.Reader
+	log hclog.Logger
 
 	pending []byte // bytes of the current forwarded frame not yet read
 	stream  int    // bytes of a WRITE body still to pass straight from r
 
 	mu       sync.Mutex
-	handles  map[string]byte // open handle → fxpOpen with read/write mode byte, or fxpOpendir
+	handles  map[string]byte // open handle → its mode (modeRead, modeWrite, modeAppend, modeDir)
+	// appended counts the bytes of the WRITEs forwarded so far on each
+	// APPEND handle: a WRITE's offset is rewritten to it (see renumber).
+	appended map[string]uint64
 	opening  map[uint32]byte // OPEN/OPENDIR id → mode, until the HANDLE reply
 	inflight map[uint32]byte // forwarded request id → type, until its reply
 	drained  *sync.Cond      // on mu: a reply came, or the guard closed
@@ -42,18 +44,19 @@ type guard struct {
 
 // handle modes
 const (
-	modeRead  = 'r'
-	modeWrite = 'w'
-	modeDir   = 'd'
+	modeRead   = 'r'
+	modeWrite  = 'w'
+	modeAppend = 'a' // a write handle opened with APPEND
+	modeDir    = 'd'
 )
 
-func newGuard(ch io.ReadWriteCloser, log hclog.Logger, compat bool) *guard {
+func newGuard(ch io.ReadWriteCloser, log hclog.Logger) *guard {
 	g := &guard{
 		ch:       ch,
 		r:        bufio.NewReaderSize(ch, 4<<10), // large bodies bypass it (bufio reads straight into the caller's buffer)
 		log:      log,
-		compat:   compat,
 		handles:  map[string]byte{},
+		appended: map[string]uint64{},
 		opening:  map[uint32]byte{},
 		inflight: map[uint32]byte{},
 	}
@@ -136,6 +139,9 @@ func (g *guard) next() ([]byte, error) {
 			return nil, err
 		}
 		fwd, out := g.inspect(frame)
+		if fwd && frame[4] == fxpWrite {
+			g.renumber(frame)
+		}
 		if out != nil {
 			if err := g.reply(out); err != nil {
 				return nil, err
@@ -184,7 +190,10 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 			return false, statusFrame(id, fxOpUnsupported, msgRWUndefined)
 		}
 		mode := byte(modeRead)
-		if wr {
+		switch {
+		case wr && req.pflags&fxfAppend != 0:
+			mode = modeAppend
+		case wr:
 			mode = modeWrite
 		}
 		return g.opens(id, mode)
@@ -194,6 +203,7 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 		g.mu.Lock()
 		_, ok := g.handles[req.handle]
 		delete(g.handles, req.handle)
+		delete(g.appended, req.handle)
 		g.mu.Unlock()
 		if !ok {
 			return false, statusFrame(id, fxFailure, msgInvalidHandle)
@@ -204,6 +214,9 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 		g.mu.Lock()
 		mode, ok := g.handles[req.handle]
 		g.mu.Unlock()
+		if mode == modeAppend {
+			mode = modeWrite
+		}
 		switch {
 		case !ok:
 			return false, statusFrame(id, fxFailure, msgInvalidHandle)
@@ -211,25 +224,28 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 			return false, statusFrame(id, fxFailure, msgIllegalOp)
 		}
 		return g.forward(req)
-	case fxpFsetstat:
+	case fxpFstat, fxpFsetstat:
 		g.mu.Lock()
 		mode, ok := g.handles[req.handle]
 		g.mu.Unlock()
 		switch {
 		case !ok:
 			return false, statusFrame(id, fxFailure, msgInvalidHandle)
-		case mode == modeWrite && req.attrs == attrSize:
-			// OpenSSH scp truncates at the end of every upload.
-			return g.forward(req)
-		case g.compat && req.attrs == attrACModTime:
-			return false, statusFrame(id, fxOK, "")
+		case mode == modeDir:
+			return false, unsupported
+		case req.typ == fxpFsetstat && req.attrs&^setstatAttrs != 0:
+			return false, unsupported
 		}
-		return false, unsupported
+		// FSTAT answers the handle's attributes; FSETSTAT of times, of a
+		// size on a write handle (OpenSSH scp truncates at the end of
+		// every upload) and of the mode the file has: the handler decides
+		// (DESIGN §5).
+		return g.forward(req)
 	case fxpSetstat:
-		if g.compat && req.attrs == attrACModTime {
-			return false, statusFrame(id, fxOK, "")
+		if req.attrs&^setstatAttrs != 0 {
+			return false, unsupported
 		}
-		return false, unsupported
+		return g.forward(req)
 	case fxpExtended:
 		if req.ext == "limits@openssh.com" {
 			return false, newFrame(fxpExtendedReply, id).
@@ -239,7 +255,7 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 	case fxpLstat, fxpStat, fxpRemove, fxpRealpath, fxpRename:
 		return g.forward(req)
 	}
-	// FSTAT, MKDIR, RMDIR, READLINK, SYMLINK (manual §1.6) and unknown
+	// MKDIR, RMDIR, READLINK, SYMLINK (manual §1.6) and unknown
 	// types, which the device ignored; a client waiting would hang.
 	return false, unsupported
 }
@@ -301,8 +317,44 @@ func (g *guard) peekWrite(n uint32) (forward bool, out []byte, ok bool) {
 		return false, nil, false
 	}
 	req := request{typ: fxpWrite, id: binary.BigEndian.Uint32(b[1:5]), handle: string(b[9 : 9+hl])}
+	g.mu.Lock()
+	appending := g.handles[req.handle] == modeAppend
+	g.mu.Unlock()
+	if appending {
+		return false, nil, false // the general path rewrites its offset
+	}
 	forward, out = g.decide(req)
 	return forward, out, true
+}
+
+// setstatAttrs are the attributes a SETSTAT or FSETSTAT may carry to
+// reach the handler; with any other (owner, extended) it is refused.
+const setstatAttrs = attrSize | attrPermissions | attrACModTime
+
+// renumber rewrites the offset of a WRITE frame on an APPEND handle to
+// the bytes written before it on that handle, in the order the requests
+// came. sshd writes such a handle with O_APPEND and ignores the offset;
+// pkg/sftp runs WRITEs out of order on several workers, so the order is
+// fixed here, where the requests are still in order. vfs opens such a
+// handle with WriteAppend, which counts offsets from the old end.
+func (g *guard) renumber(frame []byte) {
+	d := decoder{b: frame[9:]}
+	h := d.str()
+	if d.err != nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.handles[h] != modeAppend {
+		return
+	}
+	at := 9 + 4 + len(h)
+	if len(frame) < at+12 {
+		return
+	}
+	n := binary.BigEndian.Uint32(frame[at+8:])
+	binary.BigEndian.PutUint64(frame[at:], g.appended[h])
+	g.appended[h] += uint64(n)
 }
 
 // reply writes a frame of the guard's own.

@@ -24,16 +24,17 @@ type Store interface {
 	Stat(s *vfs.Session, p string) (vfs.Info, error)
 	List(s *vfs.Session, p string) ([]vfs.Info, error)
 	OpenRead(s *vfs.Session, p string) (*vfs.Reader, error)
-	OpenWrite(s *vfs.Session, p string) (*vfs.Writer, error)
+	OpenWrite(s *vfs.Session, p string, mode vfs.WriteMode) (*vfs.Writer, error)
+	SetModTime(s *vfs.Session, p string, t time.Time) error
 	Remove(s *vfs.Session, p string) error
 	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
 }
 
 // Options configure one SFTP session.
 type Options struct {
-	// WinSCPCompat acknowledges a times-only SETSTAT/FSETSTAT with OK
-	// without doing it (WinSCP raises an error dialog after a good upload
-	// otherwise).
+	// WinSCPCompat answers WinSCP's REMOVE of the active application
+	// before its overwriting RENAME with OK and keeps the file until the
+	// verified RENAME replaces it.
 	WinSCPCompat bool
 	Logger       hclog.Logger
 }
@@ -45,7 +46,7 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Se
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	g := newGuard(ch, log, opt.WinSCPCompat)
+	g := newGuard(ch, log)
 	h := &handler{store: store, sess: sess, log: log, compat: opt.WinSCPCompat, writers: map[string]*vfs.Writer{}}
 	rs := sftp.NewRequestServer(g, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
 		sftp.WithRSMaxTxPacket(maxReadWrite), sftp.WithRSAllocator())
@@ -67,7 +68,14 @@ type handler struct {
 	compat bool // WinSCP compatibility
 
 	mu      sync.Mutex
-	writers map[string]*vfs.Writer // open writers by path, for FSETSTAT{size}
+	writers map[string]*vfs.Writer // open writers by path: FSTAT and FSETSTAT name the path, not the handle
+}
+
+// writer returns the session's open writer on p, or nil.
+func (h *handler) writer(p string) *vfs.Writer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.writers[p]
 }
 
 // Fileread opens a file for READ.
@@ -85,7 +93,22 @@ func (h *handler) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
 // with both or neither of READ and WRITE.
 func (h *handler) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 	defer h.recoverTo(&err)
-	w, err := h.store.OpenWrite(h.sess, r.Filepath)
+	fl := r.Pflags()
+	if fl.Excl {
+		if _, err := h.store.Stat(h.sess, r.Filepath); err == nil {
+			return nil, status(sftp.ErrSSHFxFailure, msgOpenFailed, nil)
+		}
+	}
+	// POSIX open(2): without TRUNC the existing bytes stay (OpenSSH scp,
+	// reput), APPEND appends (the guard renumbers its WRITEs).
+	mode := vfs.WriteKeep
+	switch {
+	case fl.Trunc:
+		mode = vfs.WriteTrunc
+	case fl.Append:
+		mode = vfs.WriteAppend
+	}
+	w, err := h.store.OpenWrite(h.sess, r.Filepath, mode)
 	if err != nil {
 		h.log.Debug("open for write refused", "path", r.Filepath, "error", err)
 		return nil, toStatus(opOpen, err)
@@ -124,16 +147,7 @@ func (h *handler) Filecmd(r *sftp.Request) (err error) {
 		}
 		return status(sftp.ErrSSHFxOk, msgRemoved, nil)
 	case "Setstat":
-		// Reached only for FSETSTAT with just a size on a write handle.
-		h.mu.Lock()
-		w := h.writers[r.Filepath]
-		h.mu.Unlock()
-		if w != nil && r.AttrFlags().Size {
-			if err := w.Truncate(int64(r.Attributes().Size)); err != nil {
-				return toStatus(opWrite, err)
-			}
-			return nil
-		}
+		return h.setstat(r)
 	}
 	// Mkdir, Rmdir, Symlink, Link, PosixRename: the guard answers these
 	// first; this is the second line.
@@ -172,6 +186,14 @@ func (h *handler) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
 		}
 		return l, nil
 	case "Stat", "Lstat":
+		// FSTAT arrives here too, with the handle's path: a file this
+		// session is writing is described as written so far (sshfs
+		// creates every file through FSTAT).
+		if w := h.writer(r.Filepath); w != nil {
+			in := w.Stat()
+			in.Name = path.Base(r.Filepath)
+			return lister{fileInfo{in}}, nil
+		}
 		in, err := h.store.Stat(h.sess, r.Filepath)
 		if err != nil {
 			return nil, toStatus(opStat, err)
@@ -261,8 +283,10 @@ func (h *writeHandle) Close() error {
 	failed := h.err
 	h.mu.Unlock()
 	if failed != nil {
-		h.w.Abort()
-		h.h.log.Info("upload aborted", "path", h.path, "error", failed)
+		// The session ended with the handle open: never a commit. Into
+		// /mem the upload stays incomplete for its owner to resume.
+		h.w.Cut(failed)
+		h.h.log.Info("upload cut by the connection", "path", h.path, "error", failed)
 		return nil
 	}
 	if err := h.w.Close(); err != nil {
@@ -282,8 +306,58 @@ func (f fileInfo) ModTime() time.Time { return f.i.ModTime }
 func (f fileInfo) IsDir() bool        { return f.i.IsDir }
 func (f fileInfo) Sys() any           { return nil }
 func (f fileInfo) Mode() os.FileMode {
-	if f.i.IsDir {
+	switch {
+	case f.i.IsDir:
 		return os.ModeDir | 0o755
+	case f.i.Incomplete:
+		// An upload cut short: it can be resumed (written), not read.
+		return 0o200
 	}
 	return 0o644
+}
+
+// setstat serves SETSTAT and FSETSTAT (DESIGN §5): times are applied, to
+// the upload in progress or to the file; a size truncates a file this
+// session is writing (OpenSSH scp); a mode equal to the one the file
+// reports is accepted. Anything else is refused before anything changes.
+// The guard has refused owners and extended attributes.
+func (h *handler) setstat(r *sftp.Request) error {
+	fl, a := r.AttrFlags(), r.Attributes()
+	w := h.writer(r.Filepath)
+	var cur vfs.Info
+	if w != nil {
+		cur = w.Stat()
+	} else {
+		var err error
+		if cur, err = h.store.Stat(h.sess, r.Filepath); err != nil {
+			return toStatus(opStat, err)
+		}
+	}
+	if fl.Size && w == nil || fl.UidGid {
+		return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
+	}
+	if fl.Permissions {
+		// The permission bits only: clients send the file type too.
+		if a.Mode&0o7777 != uint32(fileInfo{cur}.Mode().Perm()) {
+			return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
+		}
+	}
+	if fl.Size {
+		if err := w.Truncate(int64(a.Size)); err != nil {
+			return toStatus(opWrite, err)
+		}
+	}
+	if fl.Acmodtime {
+		mt := time.Unix(int64(a.Mtime), 0)
+		var err error
+		if w != nil {
+			err = w.SetModTime(mt)
+		} else {
+			err = h.store.SetModTime(h.sess, r.Filepath, mt)
+		}
+		if err != nil {
+			return toStatus(opSetstat, err)
+		}
+	}
+	return nil
 }

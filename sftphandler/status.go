@@ -93,6 +93,7 @@ const (
 	opOpendir
 	opRemove
 	opRename
+	opSetstat
 )
 
 // toStatus maps a vfs error to the manual's status for the request. This
