@@ -28,8 +28,8 @@ type guard struct {
 	pending []byte // bytes of the current forwarded frame not yet read
 	stream  int    // bytes of a WRITE body still to pass straight from r
 
-	mu       sync.Mutex
-	handles  map[string]byte // open handle → its mode (modeRead, modeWrite, modeAppend, modeDir)
+	mu      sync.Mutex
+	handles map[string]byte // open handle → its mode (modeRead, modeWrite, modeAppend, modeDir)
 	// appended counts the bytes of the WRITEs forwarded so far on each
 	// APPEND handle: a WRITE's offset is rewritten to it (see renumber).
 	appended map[string]uint64

@@ -142,14 +142,15 @@ func TestRequestStatus(t *testing.T) {
 		open("open root", "/", fxfRead, fxFailure, "Unable to open file"),
 
 		// Requests the manual lists as not supported.
-		{name: "fstat", typ: fxpFstat, fields: []any{rh}, code: fxOpUnsupported, msg: msgOpUnsupported},
-		{name: "fstat write handle", typ: fxpFstat, fields: []any{wh}, code: fxOpUnsupported, msg: msgOpUnsupported},
-		{name: "setstat times", typ: fxpSetstat, fields: []any{"/dsk/exists.bin", attrsTimes()}, code: fxOpUnsupported, msg: msgOpUnsupported},
+		// FSTAT and SETSTAT of times, and of the mode the file has, are
+		// served (DESIGN §5; see TestFstatSetstat).
 		{name: "setstat permissions", typ: fxpSetstat, fields: []any{"/dsk/exists.bin", attrsPerm(0o600)}, code: fxOpUnsupported, msg: msgOpUnsupported},
 		{name: "setstat size", typ: fxpSetstat, fields: []any{"/dsk/exists.bin", attrsSize(1)}, code: fxOpUnsupported, msg: msgOpUnsupported},
-		{name: "setstat nothing", typ: fxpSetstat, fields: []any{"/dsk/exists.bin", uint32(0)}, code: fxOpUnsupported, msg: msgOpUnsupported},
+		{name: "setstat owner", typ: fxpSetstat, fields: []any{"/dsk/exists.bin", uint32(attrUIDGID), uint32(0), uint32(0)}, code: fxOpUnsupported, msg: msgOpUnsupported},
 		{name: "fsetstat permissions", typ: fxpFsetstat, fields: []any{wh, attrsPerm(0o600)}, code: fxOpUnsupported, msg: msgOpUnsupported},
-		{name: "fsetstat times", typ: fxpFsetstat, fields: []any{wh, attrsTimes()}, code: fxOpUnsupported, msg: msgOpUnsupported},
+		{name: "fsetstat times on dir handle", typ: fxpFsetstat, fields: []any{dh, attrsTimes()}, code: fxOpUnsupported, msg: msgOpUnsupported},
+		{name: "fstat dir handle", typ: fxpFstat, fields: []any{dh}, code: fxOpUnsupported, msg: msgOpUnsupported},
+		{name: "fstat unknown handle", typ: fxpFstat, fields: []any{badHandle}, code: fxFailure, msg: "Invalid handler"},
 		{name: "fsetstat size on read handle", typ: fxpFsetstat, fields: []any{rh, attrsSize(1)}, code: fxOpUnsupported, msg: msgOpUnsupported},
 		{name: "fsetstat size on dir handle", typ: fxpFsetstat, fields: []any{dh, attrsSize(1)}, code: fxOpUnsupported, msg: msgOpUnsupported},
 		{name: "fsetstat unknown handle", typ: fxpFsetstat, fields: []any{badHandle, attrsSize(1)}, code: fxFailure, msg: "Invalid handler"},
