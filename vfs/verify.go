@@ -34,6 +34,13 @@ func errTargetPath(op, p, name string) error {
 		FTPText: "Unable to open file.", Detail: "known file written directly; stage it in /mem and rename"})
 }
 
+// errAltFS refuses a commit that PATH redirects to a file system that is
+// not mounted (or not visible to the user).
+func errAltFS(fs string) error {
+	return &image.CheckError{Check: image.CheckPath, Text: "Alternate file system not loaded", FTPCode: 530,
+		FTPText: "Alternate file system not loaded.", Detail: "PATH sends the file to /" + fs + ", which is not mounted"}
+}
+
 // ErrActiveApp refuses to delete the active boot application (unless
 // checks.allow_delete_active).
 var ErrActiveApp = errors.New("the active boot application cannot be deleted")
@@ -90,9 +97,13 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	// PATH and RENAME (manual §2.1.4.9, §2.1.4.11).
 	tm, tname := dm, dname
 	if im != nil && on&image.CheckPath != 0 {
-		if m, ok := f.mounts[image.TargetFS(im)]; ok && m.kind == kindHost && s.User.Sees(m.name) {
-			tm = m
+		m, ok := f.mounts[image.TargetFS(im)]
+		if !ok || m.kind != kindHost || !s.User.Sees(m.name) {
+			// The manual's "530 Alternate file system not loaded.": the
+			// file belongs on a file system that is not there.
+			return fail(newErr(KindCheck, "rename", to, errAltFS(image.TargetFS(im))))
 		}
+		tm = m
 	}
 	if im != nil && on&image.CheckRename != 0 && im.Name != "" {
 		tname = im.Name
