@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestNew(t *testing.T) {
@@ -423,5 +424,81 @@ func TestWriterClosed(t *testing.T) {
 				t.Errorf("Stats changed by use after close: got %+v, want %+v", got, before)
 			}
 		})
+	}
+}
+
+// TestSuspendResume: an upload cut short is published incomplete (never
+// opened), keeps its memory, and a resumed writer takes it over in place.
+func TestSuspendResume(t *testing.T) {
+	s, err := New(Config{MaxBytes: 1 << 20, ChunkSize: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create("f", Owner{User: "u", Session: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("abcdefgh"), 512) // 4 KiB
+	if _, err := w.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Suspend(3000); err != nil {
+		t.Fatal(err)
+	}
+	if i, err := s.Stat("f"); err != nil || !i.Incomplete || i.Size != 3000 || i.Writing {
+		t.Fatalf("after Suspend: got %+v, %v", i, err)
+	}
+	if st := s.Stats(); st.Req != 3<<10 || st.Busy != 3000 {
+		t.Errorf("stats after Suspend: got %+v, want Req 3072 Busy 3000", st)
+	}
+	if _, err := s.Open("f"); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("Open: got %v, want ErrIncomplete", err)
+	}
+	if _, err := s.Resume("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resume of a missing name: got %v, want ErrNotFound", err)
+	}
+	r, err := s.Resume("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resume("f"); !errors.Is(err, ErrBusy) {
+		t.Errorf("second Resume: got %v, want ErrBusy", err)
+	}
+	if r.Size() != 3000 || r.Owner().User != "u" {
+		t.Errorf("resumed writer: size %d owner %+v", r.Size(), r.Owner())
+	}
+	if _, err := r.WriteAt(data[3000:], 3000); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2021, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := r.CloseAt(when); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Open("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, f.Size())
+	f.ReadAt(got, 0)
+	f.Close()
+	if !bytes.Equal(got, data) || !f.Info().ModTime.Equal(when) {
+		t.Errorf("resumed file: equal %v, mtime %v", bytes.Equal(got, data), f.Info().ModTime)
+	}
+	// A complete file is not resumed.
+	if _, err := s.Resume("f"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resume of a complete file: got %v, want ErrNotFound", err)
+	}
+	later := when.Add(time.Hour)
+	if err := s.SetModTime("f", later); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := s.Stat("f"); !i.ModTime.Equal(later) {
+		t.Errorf("SetModTime: got %v", i.ModTime)
+	}
+	if err := s.Remove("f"); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Req != 0 || st.Busy != 0 {
+		t.Errorf("stats at the end: %+v", st)
 	}
 }
