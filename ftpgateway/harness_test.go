@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/policy"
@@ -157,7 +158,7 @@ level = "viewer"
 	t.Cleanup(func() { e.fs.Close() })
 	cfg := Config{Policy: pol, Store: e.fs, Logger: log.Named("ftp"), Audit: log.Named("audit"), Reload: o.reload}
 	if !o.noTLS {
-		cfg.TLS, err = LoadTLS("", "", t.TempDir())
+		cfg.TLS, err = hostkeys.LoadTLS("", "", t.TempDir())
 		if err != nil {
 			t.Fatalf("LoadTLS: %v", err)
 		}

@@ -169,7 +169,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		fronts = append(fronts, front{"ssh", cfg.SSH.Listen, srv.Serve, srv.Shutdown})
 	}
 	if cfg.FTP.Listen != "" {
-		tlsCfg, err := ftpgateway.LoadTLS(cfg.FTP.TLSCert, cfg.FTP.TLSKey, cfg.DataDir)
+		tlsCfg, err := hostkeys.LoadTLS(cfg.FTP.TLSCert, cfg.FTP.TLSKey, cfg.DataDir)
 		if err != nil {
 			return err
 		}
