@@ -1,0 +1,78 @@
+package ftpgateway
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestControlGone: the peek tells a live control connection (idle, or
+// with a pipelined command waiting) from one the client closed or reset.
+func TestControlGone(t *testing.T) {
+	tests := []struct {
+		name string
+		peer func(c *net.TCPConn)
+		want bool
+	}{
+		{name: "idle", peer: func(*net.TCPConn) {}, want: false},
+		{name: "pipelined QUIT", peer: func(c *net.TCPConn) { c.Write([]byte("QUIT\r\n")) }, want: false},
+		{name: "closed", peer: func(c *net.TCPConn) { c.Close() }, want: true},
+		{name: "reset", peer: func(c *net.TCPConn) { c.SetLinger(0); c.Close() }, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			client, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			server, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer server.Close()
+			tt.peer(client.(*net.TCPConn))
+			if tt.want {
+				// Wait until the FIN or RST has arrived (a safety bound,
+				// not a measured time).
+				deadline := time.Now().Add(10 * time.Second)
+				for !controlGone(server) && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+			} else if tt.name == "pipelined QUIT" {
+				// Until the bytes are there, idle and pipelined look alike.
+				buf := make([]byte, 1)
+				server.SetReadDeadline(time.Now().Add(10 * time.Second))
+				for {
+					c := server.(*net.TCPConn)
+					rc, _ := c.SyscallConn()
+					n := 0
+					rc.Control(func(fd uintptr) { n = peekLen(fd, buf) })
+					if n > 0 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if got := controlGone(server); got != tt.want {
+				t.Errorf("controlGone: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// peekLen returns how many bytes a non-blocking peek sees on fd .
+func peekLen(fd uintptr, b []byte) int {
+	n, _, err := unix.Recvfrom(int(fd), b, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0
+	}
+	return n
+}
