@@ -332,6 +332,9 @@ func TestExactSFTPSSHFS(t *testing.T) {
 		writeFile(t, work, "cp.dat", data)
 		sh(t, fmt.Sprintf("cp cp.dat %s/mem/cp.dat && mv %s/mem/cp.dat %s/dsk/cp.dat", mnt, mnt, mnt))
 		waitHostBytes(t, "cp to MNT/mem, mv to MNT/dsk", filepath.Join(dsk, "cp.dat"), data)
+		if e, ok := s.stagedListing(t)["cp.dat"]; ok {
+			t.Errorf("ls /mem after mv: got cp.dat (%d bytes, %v), want it moved", e.size, e.mode)
+		}
 	})
 
 	t.Run("append with >>", func(t *testing.T) {
@@ -341,6 +344,9 @@ func TestExactSFTPSSHFS(t *testing.T) {
 		waitHostBytes(t, "printf >> MNT/dsk/log.dat", filepath.Join(dsk, "log.dat"), joinBytes(old, []byte("more\n")))
 	})
 
+	// sed -i writes a temporary file in the same directory (mkostemp:
+	// O_RDWR|O_CREAT|O_EXCL, so sshfs sends OPEN READ|WRITE|CREAT|EXCL),
+	// copies the original's mode to it and renames it over the original.
 	for _, fs := range []string{"mem", "dsk"} {
 		t.Run("sed -i in "+fs, func(t *testing.T) {
 			p := filepath.Join(mnt, fs, "sed.dat")
@@ -424,6 +430,21 @@ func TestExactSFTPLimits(t *testing.T) {
 				t.Errorf("rename /mem/cfg.dat /dsk/cfg.dat after the failed put: got exit 0, want failure\n%v", r)
 			}
 			wantHostBytes(t, "after the refused rename", filepath.Join(dskDir, "cfg.dat"), old)
+
+			if tt.name == "disk full" {
+				// The commit from /mem hits the full disk too: the
+				// rename fails and the old file stays.
+				if r := s.sftpBatch(t, work, "put big.dat /mem/big.dat\n"); r.exit != 0 {
+					t.Fatalf("put big.dat /mem/big.dat: %v", r)
+				}
+				if r := s.sftpBatch(t, work, "rename /mem/big.dat /dsk/cfg.dat\n"); r.exit == 0 {
+					t.Errorf("rename /mem/big.dat /dsk/cfg.dat onto a full disk: got exit 0, want failure\n%v", r)
+				}
+				wantHostBytes(t, "after the commit onto a full disk", filepath.Join(dskDir, "cfg.dat"), old)
+				if after := dirSnapshot(t, dskDir); fmt.Sprint(after) != fmt.Sprint(before) {
+					t.Errorf("DATA/dsk after the commit onto a full disk: got %v, want %v (unchanged, no temporary file)", after, before)
+				}
+			}
 		})
 	}
 }
@@ -433,6 +454,31 @@ func TestExactSFTPLimits(t *testing.T) {
 func TestExactSFTPHole(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, sftpExactConfig)
+	t.Run("dsk over an existing file", func(t *testing.T) {
+		// Without TRUNC the old 100 bytes stay; bytes 100..999 are a hole.
+		c := s.sftpClient(t)
+		old := randomBytes(100, 701)
+		if err := upload(c, "/dsk/holed.dat", old); err != nil {
+			t.Fatalf("upload old content: %v", err)
+		}
+		f, err := c.OpenFile("/dsk/holed.dat", os.O_WRONLY)
+		if err != nil {
+			t.Fatalf("OpenFile(O_WRONLY): %v", err)
+		}
+		if _, err := f.WriteAt(randomBytes(5000, 702), 1000); err != nil {
+			t.Logf("WriteAt(5000 bytes, 1000): %v (the server may refuse here already)", err)
+		}
+		if err := f.Close(); err == nil {
+			t.Errorf("close of /dsk/holed.dat with bytes 100..999 never written: got OK, want an error")
+		}
+		wantHostBytes(t, "after the refused close", filepath.Join(s.data, "dsk", "holed.dat"), old)
+		if got := tempFiles(t, filepath.Join(s.data, "dsk")); len(got) != 0 {
+			t.Errorf("temporary files in DATA/dsk after the refused close: got %q, want none", got)
+		}
+		if err := c.Remove("/dsk/holed.dat"); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for _, fs := range []string{"dsk", "mem"} {
 		t.Run(fs, func(t *testing.T) {
 			c := s.sftpClient(t)
