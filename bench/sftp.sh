@@ -181,6 +181,14 @@ sftp_to() { # server batchfile [extra sftp options…]
 	sftp_cmd "$@"
 	"${SFTP_CMD[@]}"
 }
+# scp_to SERVER SRC DST: OpenSSH scp (SFTP mode, its default): OPEN
+# without TRUNC, WRITEs, FSETSTAT{size}, CLOSE (DESIGN §5).
+scp_to() {
+	local port
+	case $1 in sluice) port=$SLUICE_PORT ;; sshd) port=$SSHD_PORT ;; esac
+	scp -q -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o BatchMode=yes -o LogLevel=ERROR -i "$T/id_ed25519" -P "$port" "$2" "root@127.0.0.1:$3"
+}
 
 # cpu prints a server's CPU seconds so far (see the header).
 cpu() {
@@ -206,11 +214,18 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 measure() {
 	local label=$1 srv=$2 batch=$3
 	shift 3
+	measure_run "$label" "$srv" sftp_to "$srv" "$batch" "$@"
+}
+
+# measure_run LABEL SERVER COMMAND…: measure for any client command.
+measure_run() {
+	local label=$1 srv=$2
+	shift 2
 	local c0 c1 t0 t1 b0 b1 k0 k1
 	c0=$(cpu "$srv")
 	b0=$(busy) k0=$(client_cpu)
 	t0=$(now)
-	sftp_to "$srv" "$batch" "$@" >"$T/last.out" 2>&1 || { cat "$T/last.out" >&2; die "$label $srv failed"; }
+	"$@" >"$T/last.out" 2>&1 || { cat "$T/last.out" >&2; die "$label $srv failed"; }
 	t1=$(now)
 	c1=$(cpu "$srv")
 	b1=$(busy) k1=$(client_cpu)
@@ -249,6 +264,7 @@ B_GET_DSK=$(batch get_dsk "get /dsk/big.dat /dev/null")
 B_PUT_MEM=$(batch put_mem "put $T/src.bin /mem/big.dat")
 B_GET_MEM=$(batch get_mem "get /mem/big.dat /dev/null")
 B_RM_MEM=$(batch rm_mem "rm /mem/big.dat")
+B_RM_SCP=$(batch rm_scp "rm /dsk/scp.dat")
 # /tst/N serves N pseudo-random bytes only up to N = 100,000,000 (manual
 # §3.3); for more, a file is put into /tst (read and discarded, only its
 # name and size kept) and that name is read back: the same generator.
@@ -295,6 +311,15 @@ for run in $(seq "$RUNS"); do
 		measure "put_tst_$mode" sluice "$B_PUT_TST" "${opts[@]}"
 		measure "get_tst_$mode" sluice "$B_GET_TST" "${opts[@]}"
 	done
+	# scp over an existing file keeps no old byte it rewrites: it must
+	# cost what an upload to a new name costs (no whole-file copy).
+	log "run $run/$RUNS: ${SIZE_MIB} MiB scp to a new name and over it"
+	sftp_to sluice "$B_RM_SCP" >/dev/null 2>&1 || true
+	measure_run scp_new sluice scp_to sluice "$T/src.bin" /dsk/scp.dat
+	measure_run scp_over sluice scp_to sluice "$T/src.bin" /dsk/scp.dat
+	rm -f "$SSHD_DIR/scp.dat"
+	measure_run scp_new sshd scp_to sshd "$T/src.bin" "$SSHD_DIR/scp.dat"
+	measure_run scp_over sshd scp_to sshd "$T/src.bin" "$SSHD_DIR/scp.dat"
 	log "run $run/$RUNS: $NFILES × 4 KiB put"
 	measure small sluice "$B_SMALL_SLUICE"
 	measure small sshd "$B_SMALL_SSHD"
@@ -494,6 +519,22 @@ awk -F'\t' '{ printf "%s\t%s\t%.1f\t%.1f\t%d\t%.2f\n", $1, $2, ($6 - $3) / N, ($
 	row "get /mem, aes128-gcm" get_mem_aes get_aes
 	row "put /tst (discarded), aes128-gcm" put_tst_aes put_aes
 	row "get /tst (generated), aes128-gcm" get_tst_aes get_aes
+	echo
+	echo
+	echo "### scp (SFTP mode) of ${SIZE_MIB} MiB to /dsk: a new name against the same name again (OPEN without TRUNC keeps the old bytes it does not rewrite), medians of $RUNS runs"
+	echo
+	echo "| | sluice MB/s | sshd MB/s | throughput sluice/sshd | sluice CPU s/GiB | sshd CPU s/GiB |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	row2() { # title label
+		local st sc dt dc
+		st=$(med "$2" sluice 3) sc=$(med "$2" sluice 4) dt=$(med "$2" sshd 3) dc=$(med "$2" sshd 4)
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(calc %.0f "$MB / $st")" "$(calc %.0f "$MB / $dt")" \
+			"$(calc %.2f "$dt / $st")" "$(calc %.2f "$sc / $GIB")" "$(calc %.2f "$dc / $GIB")"
+	}
+	row2 "scp to a new name" scp_new
+	row2 "scp over the existing file" scp_over
+	printf '| over ÷ new, sluice wall time | %s | | | | |\n' "$(calc %.2f "$(med scp_over sluice 3) / $(med scp_new sluice 3)")"
+	printf '| over ÷ new, sluice server CPU | %s | | | | |\n' "$(calc %.2f "$(med scp_over sluice 4) / $(med scp_new sluice 4)")"
 	echo
 	echo "The sftp client ran on the same 2 cores (median CPU per ${SIZE_MIB} MiB transfer: $(awk -F'\t' '$1 ~ /^(put|get)/ { print $5 }' "$RAW" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s)." \
 		"CPU used by other processes during the large transfers (other work on the machine): median $(awk -F'\t' '$1 ~ /^(put|get)/ { print $6 }' "$RAW" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') s per transfer, max $(awk -F'\t' '$1 ~ /^(put|get)/ { print $6 }' "$RAW" | sort -g | tail -1) s."
