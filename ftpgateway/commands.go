@@ -702,16 +702,24 @@ func sortedInfos(l []vfs.Info) []vfs.Info {
 }
 
 // loginDir is the file system a login starts in: the configured default;
-// with none (the root, NUL) and CHECK SYSTEM on, /dsk, so that the
-// manual's sequence (log in, STOR, SITE SAVEBUFFER) commits to the disk
-// as written (DESIGN §6). A file system the user may not see is never
-// the start.
+// with none (the root, NUL) and CHECK SYSTEM on, the first file system the
+// user sees in the manual's order (§2.1.4.12, §3.8), so that the manual's
+// sequence (log in, STOR, SITE SAVEBUFFER) commits to the disk as written
+// (DESIGN §6). A file system the user may not see is never the start.
 func loginDir(def string, on image.Check, u *policy.User, mounted func(string) bool) string {
-	if def == "" && on&image.CheckSystem != 0 && mounted("dsk") {
-		def = "dsk"
+	if def != "" {
+		if u.Sees(def) {
+			return def
+		}
+		return ""
 	}
-	if def != "" && u.Sees(def) {
-		return def
+	if on&image.CheckSystem == 0 {
+		return ""
+	}
+	for _, fs := range []string{"dsk", "fda", "smc", "fco", "bio", "mem", "tst", "ts1"} {
+		if mounted(fs) && u.Sees(fs) {
+			return fs
+		}
 	}
 	return ""
 }

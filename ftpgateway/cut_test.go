@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice/sluice/image"
+	"github.com/sluice/sluice/policy"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,4 +77,33 @@ func peekLen(fd uintptr, b []byte) int {
 		return 0
 	}
 	return n
+}
+
+func TestLoginDir(t *testing.T) {
+	all := func(string) bool { return true }
+	noDsk := func(fs string) bool { return fs != "dsk" && fs != "fda" && fs != "smc" && fs != "fco" }
+	sup := &policy.User{Name: "root", Level: policy.Supervisor}
+	boxed := &policy.User{Name: "b", Level: policy.Supervisor, FileSystems: []string{"bio", "mem"}}
+	tests := []struct {
+		name    string
+		def     string
+		on      image.Check
+		u       *policy.User
+		mounted func(string) bool
+		want    string
+	}{
+		{name: "default fs", def: "bio", on: image.CheckAll, u: sup, mounted: all, want: "bio"},
+		{name: "default fs not visible", def: "dsk", on: image.CheckAll, u: boxed, mounted: all, want: ""},
+		{name: "NUL, SYSTEM on", on: image.CheckAll, u: sup, mounted: all, want: "dsk"},
+		{name: "NUL, SYSTEM off", on: image.CheckAll &^ image.CheckSystem, u: sup, mounted: all, want: ""},
+		{name: "NUL, sandbox", on: image.CheckAll, u: boxed, mounted: all, want: "bio"},
+		{name: "NUL, no dsk", on: image.CheckAll, u: sup, mounted: noDsk, want: "bio"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := loginDir(tt.def, tt.on, tt.u, tt.mounted); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
