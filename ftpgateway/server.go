@@ -45,6 +45,8 @@ type Store interface {
 	// Discard removes a staged file the server refused.
 	Discard(s *vfs.Session, p string, reason error) error
 	BufferStats() vfs.BufferStats
+	// Permanent reports whether a staged file can be committed to fs.
+	Permanent(fs string) bool
 	SetModTime(s *vfs.Session, p string, t time.Time) error
 	// Backup copies a file system's files into a host directory, each
 	// atomically (SITE BACKUP).

@@ -106,7 +106,7 @@ func (c *session) cmdSITE(arg string) bool {
 		c.send(replyBufferCleared)
 	case "STOREDEVICE":
 		fs := c.cwd
-		if fs == "" || fs == "mem" || fs == "tst" || fs == "ts1" {
+		if !c.srv.cfg.Store.Permanent(fs) {
 			c.send(replyStoreDeviceNot, fsLabel(fs), onOff(c.direct))
 			return false
 		}
@@ -323,7 +323,7 @@ func (c *session) siteSaveBuffer(arg string) {
 		c.send(replySmntUnknown)
 		return
 	}
-	if fs == "" || fs == "mem" || fs == "tst" || fs == "ts1" {
+	if !c.srv.cfg.Store.Permanent(fs) {
 		c.send(replySaveTargetBad)
 		return
 	}
@@ -351,7 +351,7 @@ func (c *session) siteBackup() {
 		return
 	}
 	fs := c.cwd
-	if fs == "" || fs == "mem" || fs == "tst" || fs == "ts1" {
+	if !c.srv.cfg.Store.Permanent(fs) {
 		c.send(replySmntNotAvail)
 		return
 	}

@@ -304,7 +304,8 @@ func (c *session) store(verb, arg string) bool {
 			c.send(replyInvalidName)
 			return false
 		}
-		p, target = "/mem/"+name, "/mem/"+name
+		p = vfs.StagingPath(name)
+		target = p
 	}
 	// REST + STOR keeps the first REST bytes and writes from there; APPE
 	// appends. Both resume an upload cut short in /mem in place.
@@ -328,7 +329,7 @@ func (c *session) store(verb, arg string) bool {
 	if err != nil && vfs.KindOf(err) == vfs.KindCheck && c.direct {
 		// DIRECT ON with a known file: stage it and commit through the
 		// checks, so the verdict is the STOR reply and the write atomic.
-		commitTo, target = p, "/mem/"+name
+		commitTo, target = p, vfs.StagingPath(name)
 		w, err = c.srv.cfg.Store.OpenWrite(c.vs, target, mode)
 	}
 	if err != nil {

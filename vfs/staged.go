@@ -136,3 +136,16 @@ func (f *FS) Backup(s *Session, fs, dir string) error {
 	}
 	return nil
 }
+
+// StagingPath is the path under which an upload named name is staged
+// (DESIGN §3). Front ends stage through it and never build staging paths
+// themselves.
+func StagingPath(name string) string { return "/mem/" + name }
+
+// Permanent reports whether fs is a host-backed file system, one that a
+// staged file can be committed to (the manual's "permanent storage
+// device"): not the root, the staging buffer or a test sink.
+func (f *FS) Permanent(fs string) bool {
+	m, ok := f.mounts[fs]
+	return ok && m.kind == kindHost
+}
