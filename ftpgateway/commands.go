@@ -482,6 +482,14 @@ func (c *session) cmdCWD(arg string) bool {
 	fs, name, err := vfs.Split(path.Clean("/"+c.cwd+"/"+arg), c.srv.pol.Names.MaxLen)
 	if strings.HasPrefix(arg, "/") {
 		fs, name, err = vfs.Split(path.Clean(arg), c.srv.pol.Names.MaxLen)
+	} else if c.cwd != "" && (err != nil || name != "") {
+		// File systems are flat, so a relative name inside one is never a
+		// directory: a bare file-system name means that file system from
+		// anywhere (CWD bio from /dsk; curl's ftp://host/dsk/file after a
+		// login in /dsk).
+		if f2, n2, e2 := vfs.Split(path.Clean("/"+arg), c.srv.pol.Names.MaxLen); e2 == nil && n2 == "" {
+			fs, name, err = f2, n2, e2
+		}
 	}
 	if err != nil || name != "" {
 		c.send(replyInvalidPath)

@@ -48,6 +48,13 @@ const (
 	wordNone  = "NONE"
 	wordUnix  = "UNIX" // SITE SYSTMODE, SYST
 	wordMSDOS = "MSDOS"
+	// The image kinds in the check verdicts ("%s not supported by present
+	// BIOS"); wordFile for an image of no known kind.
+	wordApplication = "Application"
+	wordBIOS        = "BIOS"
+	wordFirmware    = "Firmware"
+	wordBoot        = "Boot"
+	wordFile        = "File"
 )
 
 // Replies shared by many commands (§1.4.1–1.4.3). Each command's group
@@ -444,9 +451,9 @@ const (
 // replyWriteError, replyCloseFile, replyCloseDevice, replySeekFailed,
 // replyFileAlreadyOpen, replyFileOpening.
 //
-// The check verdicts (503, 535, 536, 551, 552) are sent as the failing
-// image.CheckError's FTPCode and FTPText; they are listed here as the
-// manual prints them, for tests. "%d" pairs: received level, required level.
+// The check verdicts (503, 535, 536, 551, 552; §1.4.3, §5.1.6) are
+// picked by checkReply (status.go) from the failing image.CheckError's
+// Reason and Kind. "%d" pairs: received level, required level.
 const (
 	replyCheckVersionOld    reply = "503 Version older than the stored one."
 	replyCheckAppHWLevel    reply = "503 Application not supported by hardware level (rcvd. %d, reqd. %d)."
@@ -463,6 +470,18 @@ const (
 	replyCheckFwUnknown     reply = "551 Firmware unknown."
 	replyCheckFwMisbuilt    reply = "552 Firmware misbuilt."
 	replyCheckFwNotRequired reply = "552 Firmware not required."
+	// sluice: the manual's forms above for the kinds and checks it has no
+	// text for (boot images, HW-SUPPORTED, BIOS and PROFILE of firmware and
+	// boot images, SIGNATURE; docs/image-format.md). %s = the kind's word
+	// (wordApplication ...).
+	replyCheckHWLevel       reply = "503 %s not supported by hardware level (rcvd. %d, reqd. %d)."
+	replyCheckHWSupported   reply = "503 %s not supported by present hardware."
+	replyCheckBIOS          reply = "503 %s not supported by present BIOS."
+	replyCheckProfile       reply = "503 %s incompatible with the stored profile."
+	replyCheckOld           reply = "503 %s older than the one stored."
+	replyCheckUnsigned      reply = "503 Unsigned checked file."
+	replyCheckUnknownKey    reply = "503 Unknown signing key of checked file."
+	replyCheckBadSignature  reply = "536 Received checked file with bad signature."
 	replySecureFSNotLoaded  reply = "530 File system for secure transfer not loaded." // STOR, APPE in DIRECT OFF: /mem not writable for this user
 	replyAltFSNotLoaded     reply = "530 Alternate file system not loaded."           // CHECK PATH target (bio/dsk) not mounted or not visible
 	replyRenameInternal     reply = "550 Internal file rename failed."                // the atomic rename into place failed
@@ -612,20 +631,20 @@ const (
 // SITE SAVEBUFFER, STATBUFFER, CLEARBUFFER, STOREDEVICE, SAVESLAVES (§3.5).
 const (
 	replySaveNoDTP     reply = "411 Unable to get DTP for SAVEBUFFER"
-	replyBufferNone    reply = "503 No Temporal buffer present."                 // the session has no staged file
-	replyBufferLocked  reply = "503 Temporal buffer is locked."                  // the staged file is in use (being written or committed)
-	replyBufferAlready reply = "503 Temporal buffer is already locked."          // a SAVEBUFFER of it is already running
-	replyBufferEmpty   reply = "503 Temporal buffer is empty."                   // the staged file has 0 bytes
+	replyBufferNone    reply = "503 No Temporal buffer present."        // the session has no staged file
+	replyBufferLocked  reply = "503 Temporal buffer is locked."         // the staged file is in use (being written or committed)
+	replyBufferAlready reply = "503 Temporal buffer is already locked." // a SAVEBUFFER of it is already running
+	replyBufferEmpty   reply = "503 Temporal buffer is empty."          // the staged file has 0 bytes
 	// replyBufferIncomplete is sluice's (the device had no resumable
 	// uploads): the user's newest staged file is an upload cut short; a
 	// resumed STOR (REST, APPE) completes it, CLEARBUFFER removes it.
 	replyBufferIncomplete reply = "503 Temporal buffer is incomplete."
-	replySaveTargetBad reply = "503 Target file system not supports SAVEBUFFER." // sic; target is NUL (/), mem, or not host-backed
-	replySaveNoSpace   reply = "552 Not enough space to save file."
-	replySaveProgress  reply = "119 Saving temporal buffer..."                                // REPLY ON: first line of SAVEBUFFER
-	replySaveOrdered   reply = "200 SAVEBUFFER ordered. Please, close connection to proceed." // not used: saves are synchronous
-	replySaveOK        reply = "200 SAVEBUFFER completed O.K."
-	replyBufferCleared reply = "211 Temporal buffer cleared and deallocated."
+	replySaveTargetBad    reply = "503 Target file system not supports SAVEBUFFER." // sic; target is NUL (/), mem, or not host-backed
+	replySaveNoSpace      reply = "552 Not enough space to save file."
+	replySaveProgress     reply = "119 Saving temporal buffer..."                                // REPLY ON: first line of SAVEBUFFER
+	replySaveOrdered      reply = "200 SAVEBUFFER ordered. Please, close connection to proceed." // not used: saves are synchronous
+	replySaveOK           reply = "200 SAVEBUFFER completed O.K."
+	replyBufferCleared    reply = "211 Temporal buffer cleared and deallocated."
 	// replyStoreDevice: %s = the file system ("dsk"), %s = wordOn / wordOff (DIRECT).
 	replyStoreDevice reply = "211 %s: is permanent storage device, direct mode is %s."
 	// replyStoreDeviceNot: sluice, when the current directory is not a

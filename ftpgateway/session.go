@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,6 +38,7 @@ type session struct {
 	w   *bufio.Writer
 
 	closeOnce sync.Once
+	ending    atomic.Bool // the session is ending: a transfer it stops is a cut, not an ABOR
 
 	// Login state.
 	userName string // from USER
@@ -98,6 +100,10 @@ func (c *session) resetSettings() {
 }
 
 // Close closes the control connection (netserve.Conn).
+// closing reports that the session is ending (the control connection
+// is gone, or the server is shutting down).
+func (c *session) closing() bool { return c.ending.Load() }
+
 func (c *session) Close() {
 	c.closeOnce.Do(func() { c.raw.Close() })
 }
@@ -220,6 +226,7 @@ func (c *session) Serve() {
 	defer s.removeClient(c)
 	defer c.data.close()
 	defer c.abortTransfer()
+	defer c.ending.Store(true) // runs before abortTransfer
 
 	n, max := s.sessions.Active()
 	c.send(replyBanner, n, max)

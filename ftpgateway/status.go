@@ -2,7 +2,6 @@ package ftpgateway
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/vfs"
@@ -27,10 +26,7 @@ const (
 func ftpStatus(o op, err error) string {
 	var ce *image.CheckError
 	if errors.As(err, &ce) {
-		if ce.FTPCode != 0 {
-			return strconv.Itoa(ce.FTPCode) + " " + ce.FTPText
-		}
-		return string(replyOpenFailed)
+		return checkReply(ce)
 	}
 	switch vfs.KindOf(err) {
 	case vfs.KindInvalidPath:
@@ -82,4 +78,87 @@ func ftpStatus(o op, err error) string {
 		return string(replyFSOpenError)
 	}
 	return string(replyOpenFailed)
+}
+
+// checkReply maps a refused image check to the manual's reply (§1.4.3
+// STOR, §5.1.6): by the check's Reason and, where the text names it, the
+// image's Kind (replies.go lists the verdicts). A direct write of a known
+// file gets "550 Unable to open file." as the manual's STOR does; a reason
+// this table does not know gets the same.
+func checkReply(ce *image.CheckError) string {
+	k, word := ce.Kind, kindWord(ce.Kind)
+	switch ce.Reason {
+	case image.ReasonUnknownType:
+		return string(replyCheckUnknown)
+	case image.ReasonLength:
+		return string(replyCheckLength)
+	case image.ReasonCRC:
+		return string(replyCheckCRC)
+	case image.ReasonUnsigned:
+		return string(replyCheckUnsigned)
+	case image.ReasonUnknownKey:
+		return string(replyCheckUnknownKey)
+	case image.ReasonBadSignature:
+		return string(replyCheckBadSignature)
+	case image.ReasonHWLevel:
+		switch k {
+		case image.KindApplication:
+			return line1(replyCheckAppHWLevel, ce.Rcvd, ce.Reqd)
+		case image.KindFirmware:
+			return line1(replyCheckFwHWLevel, ce.Rcvd, ce.Reqd)
+		case image.KindBIOS:
+			return line1(replyCheckBIOSHWLevel, ce.Rcvd, ce.Reqd)
+		}
+		return line1(replyCheckHWLevel, word, ce.Rcvd, ce.Reqd)
+	case image.ReasonHWSupported:
+		return line1(replyCheckHWSupported, word)
+	case image.ReasonBIOS:
+		if k == image.KindApplication {
+			return string(replyCheckAppBIOS)
+		}
+		return line1(replyCheckBIOS, word)
+	case image.ReasonProfile:
+		if k == image.KindApplication {
+			return string(replyCheckAppProfile)
+		}
+		return line1(replyCheckProfile, word)
+	case image.ReasonOlder:
+		switch k {
+		case image.KindApplication:
+			return string(replyCheckAppOld)
+		case image.KindFirmware:
+			return string(replyCheckFwOld)
+		case image.KindBIOS:
+			return string(replyCheckBIOSOld)
+		case image.KindBoot:
+			return string(replyCheckVersionOld)
+		}
+		return line1(replyCheckOld, word)
+	case image.ReasonFirmwareMisbuilt:
+		return string(replyCheckFwMisbuilt)
+	case image.ReasonFirmwareUnknown:
+		return string(replyCheckFwUnknown)
+	case image.ReasonFirmwareNotRequired:
+		return string(replyCheckFwNotRequired)
+	case image.ReasonTargetPath:
+		return string(replyOpenFailed)
+	case image.ReasonAltFS:
+		return string(replyAltFSNotLoaded)
+	}
+	return string(replyOpenFailed)
+}
+
+// kindWord is the word a check verdict starts with for each image kind.
+func kindWord(k image.Kind) string {
+	switch k {
+	case image.KindApplication:
+		return wordApplication
+	case image.KindBIOS:
+		return wordBIOS
+	case image.KindFirmware:
+		return wordFirmware
+	case image.KindBoot:
+		return wordBoot
+	}
+	return wordFile
 }

@@ -383,10 +383,15 @@ func (c *session) store(verb, arg string) bool {
 				return ftpStatus(opStor, werr)
 			}
 			return string(replyDataClosed)
+		case t.aborted.Load() && !c.closing():
+			// ABOR: the client asked; what this STOR wrote is dropped
+			// (an incomplete file it resumed stays incomplete).
+			w.Abort()
+			return string(replyDataClosed)
 		case rerr != nil || t.aborted.Load() || controlGone(raw):
-			// The data connection failed, ABOR stopped it, or it ended
-			// together with the control connection (the client was
-			// killed): a cut, never a completion. Into /mem the upload
+			// The data connection failed, the session ended under it, or
+			// it ended together with the control connection (the client
+			// was killed): a cut, never a completion. Into /mem the upload
 			// stays incomplete, for REST + STOR or APPE to resume.
 			w.Cut(errors.Join(errDataCut, rerr))
 			c.log.Info(verb+" cut by the connection", "path", target, "bytes", t.n.Load(), "error", rerr)
@@ -411,7 +416,7 @@ func (c *session) store(verb, arg string) bool {
 			}
 		}
 		return line1(done, t.n.Load())
-	}, func() { w.Cut(errDataCut) })
+	}, w.Abort)
 	return false
 }
 

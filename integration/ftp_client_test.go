@@ -37,7 +37,7 @@ func TestFTPGoClient(t *testing.T) {
 			t.Errorf("PWD: got %q, %v; want %q", d, err, want)
 		}
 	}
-	mustDir("/")
+	mustDir("/dsk") // CHECK SYSTEM on, default_fs NUL: the login starts in /dsk (DESIGN §6)
 
 	a := randomBytes(1000, 1)
 	b := randomBytes(500, 2)

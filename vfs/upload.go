@@ -99,6 +99,7 @@ type Writer struct {
 	err     error     // the first failure: sticky
 	mtime   time.Time // set by SetModTime; zero: the commit time
 	ended   bool      // Close, Cut or Abort ran
+	resumed bool      // it continues an incomplete staged file (immutable)
 }
 
 // WriteAt writes p at off (counted from the old end with WriteAppend).
@@ -259,9 +260,14 @@ func (w *Writer) Cut(cause error) {
 	w.finish(newErr(KindIncomplete, "close", w.p, errors.Join(ErrCut, cause)), result)
 }
 
-// Abort discards what was written. It does nothing after Close or Cut, so
-// it can be deferred.
+// Abort discards what was written. An incomplete staged file that the
+// writer resumed is not lost: it stays incomplete, as after Cut. Abort
+// does nothing after Close or Cut, so it can be deferred.
 func (w *Writer) Abort() {
+	if w.resumed {
+		w.Cut(errors.New("aborted"))
+		return
+	}
 	w.mu.Lock()
 	if w.ended {
 		w.mu.Unlock()
@@ -394,6 +400,7 @@ func (f *FS) openBackend(w *Writer, m *mount, name string, mode WriteMode) error
 			// An upload cut short is resumed in place: no copy.
 			if mw, err := f.mem.Resume(name); err == nil {
 				w.b = memWriter{mw}
+				w.resumed = true
 				w.size = mw.Size()
 				w.ext.add(0, w.size)
 				return nil
