@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-
 // TestPOSIXWriteHandles: OPEN without TRUNC keeps the existing bytes,
 // APPEND appends whatever offsets the client sends (the guard numbers
 // them in request order), on host files and staged files (DESIGN §5).
