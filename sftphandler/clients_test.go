@@ -329,7 +329,7 @@ func TestPkgSFTPClient(t *testing.T) {
 				code error
 				msg  string
 			}{
-				{name: "Create (read|write)", err: errOf(cl.Create("/dsk/rw.bin")), code: sftp.ErrSSHFxOpUnsupported, msg: "READ/WRITE simultaneous not supported by this system"},
+				{name: "OpenFile O_RDWR of an existing file", err: errOf(cl.OpenFile("/dsk/fw.bin", os.O_RDWR)), code: sftp.ErrSSHFxOpUnsupported, msg: "READ/WRITE simultaneous not supported by this system"},
 				{name: "Mkdir", err: cl.Mkdir("/dsk/d"), code: sftp.ErrSSHFxOpUnsupported, msg: msgOpUnsupported},
 				{name: "Chmod", err: cl.Chmod("/dsk/fw.bin", 0o600), code: sftp.ErrSSHFxOpUnsupported, msg: msgOpUnsupported},
 				{name: "Symlink", err: cl.Symlink("/dsk/fw.bin", "/dsk/l"), code: sftp.ErrSSHFxOpUnsupported, msg: msgOpUnsupported},

@@ -41,6 +41,9 @@ const (
 	fxfRead   = 0x01
 	fxfWrite  = 0x02
 	fxfAppend = 0x04
+	fxfCreat  = 0x08
+	fxfTrunc  = 0x10
+	fxfExcl   = 0x20
 
 	attrSize        = 0x00000001
 	attrUIDGID      = 0x00000002

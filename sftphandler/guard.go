@@ -183,7 +183,13 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 		return false, newFrame(fxpVersion, v).str("limits@openssh.com").str("1").bytes()
 	case fxpOpen:
 		rd, wr := req.pflags&fxfRead != 0, req.pflags&fxfWrite != 0
+		fresh := req.pflags&fxfCreat != 0 && req.pflags&(fxfTrunc|fxfExcl) != 0
 		switch {
+		case rd && wr && fresh:
+			// A new, empty file (mkstemp's O_RDWR|O_CREAT|O_EXCL through
+			// sshfs: sed -i, editors): there is nothing to read, so it is
+			// served as a write handle; a READ on it gets "Illegal
+			// operation" (DESIGN §5 deviation, docs/sftp.md).
 		case rd && wr:
 			return false, statusFrame(id, fxOpUnsupported, msgReadWrite)
 		case !rd && !wr:

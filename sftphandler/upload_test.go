@@ -182,3 +182,23 @@ func writeAll(t *testing.T, c *tconn, h string, off uint64, data []byte) {
 		expectStatus(t, "WRITE", c.write(h, off+uint64(i), data[i:min(i+128<<10, len(data))]), fxOK, "Write file OK")
 	}
 }
+
+// TestOpenFreshReadWrite: READ|WRITE with CREAT and EXCL or TRUNC makes
+// a new, empty file (mkstemp through sshfs, pkg/sftp Create): served as a
+// write handle, whose READs are refused.
+func TestOpenFreshReadWrite(t *testing.T) {
+	for _, fl := range []uint32{openCreat | openExcl, openCreat | openTrunc} {
+		e := newEnv(t, 1<<20)
+		c := startConn(t, e, supervisor(), Options{})
+		h := c.mustOpen("/mem/sedXYZ", fxfRead|fxfWrite|fl)
+		expectStatus(t, "WRITE", c.write(h, 0, []byte("edited")), fxOK, "Write file OK")
+		expectStatus(t, "READ", c.read(h, 0, 10), fxFailure, "Illegal operation")
+		expectStatus(t, "CLOSE", c.close(h), fxOK, "File/Dir closed OK")
+		if got := c.get("/mem/sedXYZ"); string(got) != "edited" {
+			t.Errorf("flags %#x: got %q", fl, got)
+		}
+		if fl&openExcl != 0 {
+			expectStatus(t, "OPEN EXCL of an existing file", c.open("/mem/sedXYZ", fxfRead|fxfWrite|fl), fxFailure, "Unable to open file")
+		}
+	}
+}

@@ -120,7 +120,7 @@ func TestRequestStatus(t *testing.T) {
 	tests := []row{
 		// OPEN (manual §1.6: read or write, never both).
 		open("open read|write", "/dsk/exists.bin", fxfRead|fxfWrite, fxOpUnsupported, "READ/WRITE simultaneous not supported by this system"),
-		open("open read|write|creat|trunc", "/dsk/new.bin", fxfRead|fxfWrite|openCreat|openTrunc, fxOpUnsupported, "READ/WRITE simultaneous not supported by this system"),
+		open("open read|write|creat", "/dsk/new.bin", fxfRead|fxfWrite|openCreat, fxOpUnsupported, "READ/WRITE simultaneous not supported by this system"),
 		open("open no flags", "/dsk/exists.bin", 0, fxOpUnsupported, "R/W operation not defined"),
 		open("open creat only", "/dsk/new.bin", openCreat, fxOpUnsupported, "R/W operation not defined"),
 		open("open creat|trunc", "/dsk/new.bin", openCreat|openTrunc, fxOpUnsupported, "R/W operation not defined"),
