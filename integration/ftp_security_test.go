@@ -286,7 +286,7 @@ func TestFTPLongLine(t *testing.T) {
 	c.cmdLine("PASS "+s.password, "230 User login successful.")
 	c.cmdLine("RETR /tst/"+strings.Repeat("1", 10<<10), "500 Syntax error, command line too long.")
 	c.cmdLine("NOOP", "200 OK.")
-	c.cmdLine("PWD", `257 "/" is the current directory.`)
+	c.cmdLine("PWD", `257 "/dsk" is the current directory.`)
 	// Several long lines in one write, then a command: each gets its reply.
 	c.send(strings.Repeat("B", 10<<10) + "\r\n" + strings.Repeat("C", 20<<10) + "\r\nNOOP")
 	oneLine(t, "first long line", c.reply(), "500 Syntax error, command line too long.")

@@ -324,17 +324,22 @@ func (f fileInfo) Mode() os.FileMode {
 func (h *handler) setstat(r *sftp.Request) error {
 	fl, a := r.AttrFlags(), r.Attributes()
 	w := h.writer(r.Filepath)
+	if fl.Size && w == nil || fl.UidGid {
+		return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
+	}
 	var cur vfs.Info
 	if w != nil {
 		cur = w.Stat()
 	} else {
 		var err error
 		if cur, err = h.store.Stat(h.sess, r.Filepath); err != nil {
+			if fl.Permissions {
+				// A mode is refused whatever the file: chmod is not a
+				// device operation (manual §1.6).
+				return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, err)
+			}
 			return toStatus(opStat, err)
 		}
-	}
-	if fl.Size && w == nil || fl.UidGid {
-		return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
 	}
 	if fl.Permissions {
 		// The permission bits only: clients send the file type too.
