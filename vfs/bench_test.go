@@ -84,3 +84,72 @@ func checksForBench() image.Check {
 	}
 	return image.CheckAll
 }
+
+// BenchmarkUploadOver compares an scp-style upload (WriteKeep: OPEN
+// without TRUNC, the whole file rewritten from offset 0, a size
+// truncate) to a new name and over an existing file: keeping the old
+// bytes must copy none of them. "over, TRUNC" (sftp put) is the cost of
+// replacing a file atomically at all: the old file's pages are freed. SLUICE_BENCH_DIR picks the file system
+// (default: the test's temporary directory).
+func BenchmarkUploadOver(b *testing.B) {
+	const size = 64 << 20
+	data := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{}).Read(data)
+	for _, tc := range []struct {
+		name string
+		over bool
+		mode WriteMode
+	}{{"new", false, WriteKeep}, {"over", true, WriteKeep}, {"over, TRUNC", true, WriteTrunc}} {
+		over := tc.over
+		b.Run(tc.name, func(b *testing.B) {
+			dir := os.Getenv("SLUICE_BENCH_DIR")
+			if dir == "" {
+				dir = b.TempDir()
+			} else {
+				d, err := os.MkdirTemp(dir, "upload-bench-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer os.RemoveAll(d)
+				dir = d
+			}
+			store, _ := mem.New(mem.Config{MaxBytes: 1 << 20})
+			f, err := New(Config{Mounts: []policy.Mount{{Name: "dsk", Path: dir}}, Mem: store})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			upload := func() {
+				w, err := f.OpenWrite(root, "/dsk/up.dat", tc.mode)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for off := 0; off < size; off += len(data) {
+					if _, err := w.WriteAt(data, int64(off)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Truncate(size); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				if over {
+					if _, err := os.Stat(dir + "/up.dat"); err != nil {
+						upload()
+					}
+				} else {
+					os.Remove(dir + "/up.dat")
+				}
+				b.StartTimer()
+				upload()
+			}
+		})
+	}
+}
