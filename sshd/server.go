@@ -41,7 +41,10 @@ type Config struct {
 var (
 	kexAlgos = []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519}
 	ciphers  = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherAES128CTR, ssh.CipherAES256CTR}
-	macs     = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM}
+	// ETM first; the plain forms too, as OpenSSH's sshd offers them:
+	// libssh2 1.10 (curl's sftp://, PHP, device scripts) has no ETM MAC
+	// and no GCM. ssh-audit rates them [warn], never [fail].
+	macs = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM, ssh.HMACSHA256, ssh.HMACSHA512}
 	// client key signature algorithms accepted for public-key auth
 	pubkeyAlgos = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoRSASHA512,
 		ssh.KeyAlgoRSASHA256, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoSKECDSA256}
