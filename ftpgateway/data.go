@@ -245,7 +245,7 @@ func (c *session) openData(ctx context.Context) (net.Conn, error) {
 	}
 	c.dataOptions(conn)
 	if c.protP {
-		tc := tls.Server(conn, c.srv.cfg.TLS)
+		tc := tls.Server(conn, c.srv.dataTLS)
 		tc.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()

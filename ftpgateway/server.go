@@ -76,6 +76,11 @@ type Server struct {
 	audit    hclog.Logger
 	sessions *policy.SessionLimiter
 	net      *netserve.Server
+	// dataTLS is cfg.TLS for data connections: no session tickets. A TLS
+	// 1.3 server sends tickets after the handshake; a client that closes
+	// its upload socket without reading them (netkit ftp-ssl) makes its
+	// kernel answer with a reset, which would cut the upload.
+	dataTLS *tls.Config
 	nextID   atomic.Uint64
 	started  time.Time
 
@@ -133,6 +138,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, pol: cfg.Policy, log: cfg.Logger, audit: cfg.Audit, sessions: cfg.Sessions,
 		started: time.Now(), clients: map[*session]bool{}}
+	if cfg.TLS != nil {
+		s.dataTLS = cfg.TLS.Clone()
+		s.dataTLS.SessionTicketsDisabled = true
+	}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
 	}

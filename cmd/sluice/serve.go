@@ -169,7 +169,13 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		fronts = append(fronts, front{"ssh", cfg.SSH.Listen, srv.Serve, srv.Shutdown})
 	}
 	if cfg.FTP.Listen != "" {
-		tlsCfg, err := hostkeys.LoadTLS(cfg.FTP.TLSCert, cfg.FTP.TLSKey, cfg.DataDir)
+		var ips []net.IP
+		if host, _, err := net.SplitHostPort(cfg.FTP.Listen); err == nil {
+			if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+				ips = append(ips, ip)
+			}
+		}
+		tlsCfg, err := hostkeys.LoadTLS(cfg.FTP.TLSCert, cfg.FTP.TLSKey, cfg.DataDir, ips...)
 		if err != nil {
 			return err
 		}
