@@ -81,8 +81,8 @@ type Server struct {
 	// its upload socket without reading them (netkit ftp-ssl) makes its
 	// kernel answer with a reset, which would cut the upload.
 	dataTLS *tls.Config
-	nextID   atomic.Uint64
-	started  time.Time
+	nextID  atomic.Uint64
+	started time.Time
 
 	mu      sync.Mutex
 	clients map[*session]bool // logged-in or not, for SITE WHO and the banner
