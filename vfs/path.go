@@ -61,7 +61,10 @@ func ValidateName(name string, max int) error {
 		return newErr(KindPathTooLong, "name", name, errTooLong)
 	}
 	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, tempPrefix) ||
-		strings.ContainsAny(name, `/\`) || !validChars(name) {
+		strings.ContainsAny(name, `/\`) || !validChars(name) ||
+		// Windows drops trailing dots and spaces: "a.bin." and "a.bin"
+		// would be two names on the device and one on a client.
+		strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") {
 		return newErr(KindInvalidName, "name", name, errBadName)
 	}
 	return nil
@@ -82,9 +85,15 @@ func validChars(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || bidiControl(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// bidiControl reports the Unicode bidirectional controls, which make a
+// name display as another ("fw\u202Enib.exe" shows as "fwexe.bin"; CVE-2021-42574).
+func bidiControl(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }

@@ -114,6 +114,13 @@ func TestSplit(t *testing.T) {
 		{name: "control", in: "/dsk/a\nb", wantErr: true, kind: KindInvalidName},
 		{name: "bad utf8", in: "/dsk/\xff", wantErr: true, kind: KindInvalidName},
 		{name: "temp name", in: "/dsk/" + tempPrefix + "x", wantErr: true, kind: KindInvalidName},
+		{name: "right-to-left override", in: "/dsk/fw\u202enib.exe", wantErr: true, kind: KindInvalidName},
+		{name: "bidi isolate", in: "/dsk/a\u2067b", wantErr: true, kind: KindInvalidName},
+		{name: "left-to-right mark", in: "/dsk/a\u200eb", wantErr: true, kind: KindInvalidName},
+		{name: "trailing dot", in: "/dsk/os_file.bin.", wantErr: true, kind: KindInvalidName},
+		{name: "trailing space", in: "/dsk/os_file.bin ", wantErr: true, kind: KindInvalidName},
+		{name: "inner dots and spaces", in: "/dsk/a b.c.d", fs: "dsk", file: "a b.c.d"},
+		{name: "other unicode", in: "/dsk/größe.cfg", fs: "dsk", file: "größe.cfg"},
 		{name: "too long", in: "/dsk/" + long, wantErr: true, kind: KindPathTooLong},
 		{name: "max length", in: "/dsk/" + long[:64], fs: "dsk", file: long[:64]},
 	}
