@@ -299,7 +299,19 @@ func (c *session) store(verb, arg string) bool {
 		// Secure mode: whatever the current directory, STOR goes to the
 		// staging buffer under the last path element; SITE SAVEBUFFER
 		// commits it.
-		name = path.Base(path.Clean("/" + strings.TrimSpace(arg)))
+		a := strings.TrimSpace(arg)
+		full := path.Clean("/" + a)
+		name = path.Base(full)
+		if strings.Contains(a, "/") {
+			// The directory part must name a file system the user sees
+			// (file systems are flat, so a relative one counts from the
+			// root): "../../x" is refused, not stored as /mem/x.
+			fs, rest, err := vfs.Split(path.Dir(full), c.srv.pol.Names.MaxLen)
+			if _, serr := c.srv.cfg.Store.Stat(c.vs, "/"+fs); err != nil || fs == "" || rest != "" || serr != nil {
+				c.send(replyInvalidPath)
+				return false
+			}
+		}
 		if err := vfs.ValidateName(name, c.srv.pol.Names.MaxLen); err != nil {
 			c.send(replyInvalidName)
 			return false

@@ -590,3 +590,20 @@ func TestTransferWithoutDataConnection(t *testing.T) {
 		c.want("SITE CLEARBUFFER", "503 No Temporal buffer present.")
 	})
 }
+
+// TestSecureStorPath: in secure mode the directory part of a STOR name
+// must be a file system; anything else is refused before any data.
+func TestSecureStorPath(t *testing.T) {
+	e := newTestEnv(t, tOpts{memMax: 8 << 20})
+	c := e.login(t, "root")
+	for _, arg := range []string{"../../x.dat", "/nofs/x.dat", "/dsk/sub/x.dat", "/x.dat"} {
+		c.want("STOR "+arg, "501 Invalid pathname.")
+	}
+	if st := e.mem.Stats(); st.Busy != 0 {
+		t.Errorf("mem.Stats after refused STORs: %+v", st)
+	}
+	c.stor("/bio/ok.dat", []byte("staged"))
+	if _, err := e.mem.Stat("ok.dat"); err != nil {
+		t.Errorf("STOR /bio/ok.dat in secure mode: %v, want it staged as /mem/ok.dat", err)
+	}
+}
