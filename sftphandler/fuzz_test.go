@@ -195,17 +195,22 @@ func FuzzGuard(f *testing.F) {
 			_, err := s.w.Write(in)
 			sendErr <- err
 		}()
+		frames, whole, tooLong := countFrames(in)
 		select {
 		case err := <-sendErr:
-			if err != nil {
+			// An over-long frame ends the session: the rest is not read.
+			if err != nil && !tooLong {
 				t.Fatalf("server stopped reading: %v", err)
 			}
 		case <-time.After(replyTimeout):
 			t.Fatalf("server did not read the input within %v", replyTimeout)
 		}
 
-		frames, whole := countFrames(in)
 		want := int64(frames)
+		if tooLong {
+			want++ // its BAD_MESSAGE reply
+			whole = false
+		}
 		if whole {
 			want++
 			if _, err := s.w.Write(pkt(fxpRealpath, uint32(probe), "/")); err != nil {
@@ -241,21 +246,24 @@ func FuzzGuard(f *testing.F) {
 }
 
 // countFrames counts the frames in b as the guard delimits them (length
-// word, then that many bytes) and reports whether b ends on a frame
-// boundary.
-func countFrames(b []byte) (n int, whole bool) {
+// word, then that many bytes) up to an over-long one (which ends the
+// session: tooLong), and reports whether b ends on a frame boundary.
+func countFrames(b []byte) (n int, whole, tooLong bool) {
 	for len(b) > 0 {
 		if len(b) < 4 {
-			return n, false
+			return n, false, false
 		}
 		l := uint64(binary.BigEndian.Uint32(b))
+		if l > maxFrame {
+			return n, false, true
+		}
 		if uint64(len(b)-4) < l {
-			return n, false
+			return n, false, false
 		}
 		b = b[4+l:]
 		n++
 	}
-	return n, true
+	return n, true, false
 }
 
 func concat(bs ...[]byte) []byte {

@@ -42,6 +42,9 @@ type guard struct {
 	wbuf []byte // reply bytes until a whole frame is present
 }
 
+// errFrameTooLong ends a session that sent a frame over maxFrame.
+var errFrameTooLong = errors.New("sftp: frame over the maximum packet length")
+
 // handle modes
 const (
 	modeRead   = 'r'
@@ -98,25 +101,21 @@ func (g *guard) next() ([]byte, error) {
 		}
 		n := binary.BigEndian.Uint32(lb[:])
 		if n > maxFrame {
-			// Too long: answer with the id if there is one, then skip the
-			// body without holding it in memory.
-			var hdr [5]byte
-			k, err := io.ReadFull(g.r, hdr[:min(5, int(n))])
-			if err != nil {
-				return nil, err
-			}
+			// Too long: answer with the id if there is one, then end the
+			// session. Skipping the body would let a frame that declares
+			// 4 GiB hold the session while the client sends nothing.
+			// The id only if it has already arrived: never wait for it.
 			var id uint32
-			if k == 5 {
-				id = binary.BigEndian.Uint32(hdr[1:])
+			if g.r.Buffered() >= 5 {
+				if hdr, err := g.r.Peek(5); err == nil {
+					id = binary.BigEndian.Uint32(hdr[1:])
+				}
 			}
-			if _, err := io.CopyN(io.Discard, g.r, int64(n)-int64(k)); err != nil {
-				return nil, err
-			}
-			g.log.Warn("frame too long", "length", n)
+			g.log.Warn("frame too long: closing the session", "length", n)
 			if err := g.reply(statusFrame(id, fxBadMessage, msgBadLength)); err != nil {
 				return nil, err
 			}
-			continue
+			return nil, errFrameTooLong
 		}
 		if fwd, out, ok := g.peekWrite(n); ok {
 			if fwd {
