@@ -19,6 +19,7 @@ import (
 // Set once by TestMain, read-only afterwards.
 var (
 	sluiceBin    string     // the server binary
+	sluiceFault  string     // the server binary with -tags faultinject, for the crash tests
 	clientKey    string     // OpenSSH private key file of the client (authorized for root)
 	clientPub    string     // its authorized_keys line file
 	clientSigner ssh.Signer // the same key for Go clients
@@ -59,15 +60,21 @@ func buildServer(dir string) error {
 		root = filepath.Dir(gomod)
 	}
 	sluiceBin = filepath.Join(dir, "sluice")
-	args := []string{"build", "-o", sluiceBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/sluice")
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	sluiceFault = filepath.Join(dir, "sluice-faultinject")
+	for _, b := range []struct{ out, tags string }{{sluiceBin, ""}, {sluiceFault, "faultinject"}} {
+		args := []string{"build", "-o", b.out}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if b.tags != "" {
+			args = append(args, "-tags", b.tags)
+		}
+		args = append(args, "./cmd/sluice")
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 	return nil
 }

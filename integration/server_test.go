@@ -165,8 +165,14 @@ func startProcess(data string, env []string, ftp bool) (*process, error) {
 	if ftp {
 		ftpAddr = "127.0.0.1:0"
 	}
+	bin := sluiceBin
+	for _, e := range env {
+		if strings.HasPrefix(e, "SLUICE_FAULT_STAGE=") {
+			bin = sluiceFault // the crash-test hook is not in the production binary
+		}
+	}
 	p := &process{
-		cmd: exec.Command(sluiceBin, "serve", "--data", data, "--ssh-addr", "127.0.0.1:0", "--ftp-addr", ftpAddr,
+		cmd: exec.Command(bin, "serve", "--data", data, "--ssh-addr", "127.0.0.1:0", "--ftp-addr", ftpAddr,
 			"--log-format", "json", "--log-level", "debug"),
 		log:    newLogBuffer(),
 		stdout: &syncBuffer{},

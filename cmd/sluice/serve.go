@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -251,21 +250,5 @@ func reloadFunc(argv []string, log hclog.Logger) func() {
 			return
 		}
 		log.Info("reload command ran", "command", argv[0])
-	}
-}
-
-// faultHook returns the crash-test hook: with SLUICE_FAULT_STAGE set to a
-// commit stage (partial, synced, renamed), the process kills itself with
-// SIGKILL when a commit reaches it. Used only by the crash-safety tests.
-func faultHook(log hclog.Logger) func(vfs.Stage) {
-	stage := vfs.Stage(os.Getenv("SLUICE_FAULT_STAGE"))
-	if stage == "" {
-		return nil
-	}
-	log.Warn("crash test mode: will kill itself at a commit stage", "stage", stage)
-	return func(s vfs.Stage) {
-		if s == stage {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		}
 	}
 }
