@@ -45,7 +45,7 @@ func TestControlGone(t *testing.T) {
 				// Wait until the FIN or RST has arrived (a safety bound,
 				// not a measured time).
 				deadline := time.Now().Add(10 * time.Second)
-				for !controlGone(server) && time.Now().Before(deadline) {
+				for !controlGone(server, 0) && time.Now().Before(deadline) {
 					time.Sleep(time.Millisecond)
 				}
 			} else if tt.name == "pipelined QUIT" {
@@ -63,7 +63,7 @@ func TestControlGone(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			if got := controlGone(server); got != tt.want {
+			if got := controlGone(server, 0); got != tt.want {
 				t.Errorf("controlGone: got %v, want %v", got, tt.want)
 			}
 		})
@@ -77,6 +77,53 @@ func peekLen(fd uintptr, b []byte) int {
 		return 0
 	}
 	return n
+}
+
+// TestControlGoneGrace: a FIN that comes within the grace is seen; an
+// idle connection costs the whole grace and is alive.
+func TestControlGoneGrace(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if controlGone(server, time.Millisecond) {
+		t.Error("idle connection: gone, want alive")
+	}
+	closed := make(chan struct{})
+	go func() {
+		time.Sleep(time.Millisecond)
+		client.Close()
+		close(closed)
+	}()
+	// A generous grace (a bound, not a measured time): the close lands in it.
+	if !controlGone(server, 10*time.Second) {
+		t.Error("connection closed within the grace: alive, want gone")
+	}
+	<-closed
+	for _, tt := range []struct {
+		d    time.Duration
+		n    int64
+		want time.Duration
+	}{
+		{time.Millisecond, 4 << 10, 20 * time.Microsecond},
+		{time.Millisecond, 64 << 10, floorGrace},
+		{time.Second, 64 << 20, 20 * time.Millisecond},
+		{time.Hour, 4 << 30, maxGrace},
+	} {
+		if got := graceFor(tt.d, tt.n); got != tt.want {
+			t.Errorf("graceFor(%v, %d): got %v, want %v", tt.d, tt.n, got, tt.want)
+		}
+	}
 }
 
 func TestLoginDir(t *testing.T) {

@@ -400,7 +400,7 @@ func (c *session) store(verb, arg string) bool {
 			// (an incomplete file it resumed stays incomplete).
 			w.Abort()
 			return string(replyDataClosed)
-		case rerr != nil || t.aborted.Load() || controlGone(raw):
+		case rerr != nil || t.aborted.Load() || controlGone(raw, graceFor(time.Since(t.start), t.n.Load())):
 			// The data connection failed, the session ended under it, or
 			// it ended together with the control connection (the client
 			// was killed): a cut, never a completion. Into /mem the upload
