@@ -49,16 +49,16 @@ func testDevice() Device {
 
 // checkCase is one Precheck + Postcheck scenario.
 type checkCase struct {
-	name     string
-	file     string // target name; default OS_FILE.BIN
-	data     []byte
-	dev      func(*Device)
-	state    State // default testState()
-	noState  bool
-	off      Check // checks switched off; the rest of CheckAll is on
-	wantText string
-	wantCode int
-	wantNil  bool // Precheck returns nil, nil: not checked
+	name       string
+	file       string // target name; default OS_FILE.BIN
+	data       []byte
+	dev        func(*Device)
+	state      State // default testState()
+	noState    bool
+	off        Check // checks switched off; the rest of CheckAll is on
+	wantText   string
+	wantReason Reason
+	wantNil    bool // Precheck returns nil, nil: not checked
 }
 
 func opts(f func(*BuildOptions)) BuildOptions {
@@ -99,69 +99,69 @@ func checkCases(t testing.TB) []checkCase {
 		{name: "known name in lower case", file: "os_file.bin", data: good},
 		{name: "winscp filepart target", file: "OS_FILE.BIN", data: good},
 		// UNKNOWN
-		{name: "unknown", data: []byte("#!/bin/sh\necho not an image\n"), wantText: "Unknown checked file type", wantCode: 503},
-		{name: "unknown zero bytes", data: nil, wantText: "Unknown checked file type", wantCode: 503},
-		{name: "unknown format version", data: corrupt(good, true, func(b []byte) []byte { b[offFormat+1] = 9; return b }), wantText: "Unknown checked file type", wantCode: 503},
+		{name: "unknown", data: []byte("#!/bin/sh\necho not an image\n"), wantText: "Unknown checked file type", wantReason: ReasonUnknownType},
+		{name: "unknown zero bytes", data: nil, wantText: "Unknown checked file type", wantReason: ReasonUnknownType},
+		{name: "unknown format version", data: corrupt(good, true, func(b []byte) []byte { b[offFormat+1] = 9; return b }), wantText: "Unknown checked file type", wantReason: ReasonUnknownType},
 		{name: "unknown off accepts", data: []byte("not an image"), off: CheckUnknown, wantNil: true},
 		// LENGTH
-		{name: "length truncated", data: good[:len(good)-Align], wantText: "Bad length of checked file", wantCode: 535},
-		{name: "length not multiple of 128", data: good[:len(good)-3], wantText: "Bad length of checked file", wantCode: 535},
-		{name: "length appended", data: append(bytes.Clone(good), make([]byte, Align)...), wantText: "Bad length of checked file", wantCode: 535},
-		{name: "length ascii mode", data: append([]byte("\x89SLU\n\x1a\n"), good[8:len(good)-1]...), wantText: "Bad length of checked file", wantCode: 535},
-		{name: "length off, unknown on", data: good[:len(good)-Align], off: CheckLength, wantText: "Unknown checked file type", wantCode: 503},
+		{name: "length truncated", data: good[:len(good)-Align], wantText: "Bad length of checked file", wantReason: ReasonLength},
+		{name: "length not multiple of 128", data: good[:len(good)-3], wantText: "Bad length of checked file", wantReason: ReasonLength},
+		{name: "length appended", data: append(bytes.Clone(good), make([]byte, Align)...), wantText: "Bad length of checked file", wantReason: ReasonLength},
+		{name: "length ascii mode", data: append([]byte("\x89SLU\n\x1a\n"), good[8:len(good)-1]...), wantText: "Bad length of checked file", wantReason: ReasonLength},
+		{name: "length off, unknown on", data: good[:len(good)-Align], off: CheckLength, wantText: "Unknown checked file type", wantReason: ReasonUnknownType},
 		{name: "length and unknown off accepts", data: good[:len(good)-Align], off: (CheckLength | CheckUnknown), wantNil: true},
 		// CRC
-		{name: "crc header", data: corrupt(good, false, func(b []byte) []byte { b[offHWLevel] ^= 0x80; return b }), wantText: "Bad crc of checked file", wantCode: 536},
-		{name: "crc payload", data: corrupt(good, false, func(b []byte) []byte { b[HeaderSize+10] ^= 1; return b }), wantText: "Bad crc of checked file", wantCode: 536},
-		{name: "crc payload, crc off: signature catches it", data: corrupt(good, false, func(b []byte) []byte { b[HeaderSize+10] ^= 1; return b }), off: CheckCRC, wantText: "Bad signature of checked file", wantCode: 536},
+		{name: "crc header", data: corrupt(good, false, func(b []byte) []byte { b[offHWLevel] ^= 0x80; return b }), wantText: "Bad crc of checked file", wantReason: ReasonCRC},
+		{name: "crc payload", data: corrupt(good, false, func(b []byte) []byte { b[HeaderSize+10] ^= 1; return b }), wantText: "Bad crc of checked file", wantReason: ReasonCRC},
+		{name: "crc payload, crc off: signature catches it", data: corrupt(good, false, func(b []byte) []byte { b[HeaderSize+10] ^= 1; return b }), off: CheckCRC, wantText: "Bad signature of checked file", wantReason: ReasonBadSignature},
 		{name: "crc payload, crc and signature off", data: corrupt(good, false, func(b []byte) []byte { b[HeaderSize+10] ^= 1; return b }), off: (CheckCRC | CheckSignature)},
 		// SIGNATURE
-		{name: "signature missing", data: img(unsigned), wantText: "Unsigned checked file", wantCode: 503},
-		{name: "signature unknown key", data: img(func(o *BuildOptions) { o.SignKey = testKey(3) }), wantText: "Unknown signing key of checked file", wantCode: 503},
-		{name: "signature no trusted keys", data: good, dev: func(d *Device) { d.TrustedKeys = nil }, wantText: "Unknown signing key of checked file", wantCode: 503},
-		{name: "signature forged", data: resign(good, testKey(3)), wantText: "Bad signature of checked file", wantCode: 536},
-		{name: "signature over changed header", data: rewriteHeader(good, func(h []byte) { h[offHWLevel+3] = 9 }), wantText: "Bad signature of checked file", wantCode: 536},
+		{name: "signature missing", data: img(unsigned), wantText: "Unsigned checked file", wantReason: ReasonUnsigned},
+		{name: "signature unknown key", data: img(func(o *BuildOptions) { o.SignKey = testKey(3) }), wantText: "Unknown signing key of checked file", wantReason: ReasonUnknownKey},
+		{name: "signature no trusted keys", data: good, dev: func(d *Device) { d.TrustedKeys = nil }, wantText: "Unknown signing key of checked file", wantReason: ReasonUnknownKey},
+		{name: "signature forged", data: resign(good, testKey(3)), wantText: "Bad signature of checked file", wantReason: ReasonBadSignature},
+		{name: "signature over changed header", data: rewriteHeader(good, func(h []byte) { h[offHWLevel+3] = 9 }), wantText: "Bad signature of checked file", wantReason: ReasonBadSignature},
 		{name: "signature off accepts unsigned", data: img(unsigned), off: CheckSignature},
 		// HARDWARE
-		{name: "hardware application", data: img(func(o *BuildOptions) { o.HWLevel = 3 }), wantText: "Application not supported by hardware level (rcvd. 3, reqd. 5)", wantCode: 503},
+		{name: "hardware application", data: img(func(o *BuildOptions) { o.HWLevel = 3 }), wantText: "Application not supported by hardware level (rcvd. 3, reqd. 5)", wantReason: ReasonHWLevel},
 		{name: "hardware application higher level", data: img(func(o *BuildOptions) { o.HWLevel = 9 })},
-		{name: "hardware firmware", data: img(then(fwOpts("DSP.BFW", "1.3"), func(o *BuildOptions) { o.HWLevel = 4 })), wantText: "Firmware not supported by hardware level (rcvd. 4, reqd. 5).", wantCode: 503},
-		{name: "hardware bios", data: img(then(bios, func(o *BuildOptions) { o.HWLevel = 1 })), wantText: "BIOS not supported by hardware level (rcvd. 1, reqd. 2).", wantCode: 503},
-		{name: "hardware bios level falls back", data: img(bios), dev: func(d *Device) { d.BIOSHWLevel = 0 }, wantText: "BIOS not supported by hardware level (rcvd. 2, reqd. 5).", wantCode: 503},
-		{name: "hardware boot", data: img(then(boot, func(o *BuildOptions) { o.HWLevel = 0 })), wantText: "Boot not supported by hardware level (rcvd. 0, reqd. 5)", wantCode: 503},
+		{name: "hardware firmware", data: img(then(fwOpts("DSP.BFW", "1.3"), func(o *BuildOptions) { o.HWLevel = 4 })), wantText: "Firmware not supported by hardware level (rcvd. 4, reqd. 5).", wantReason: ReasonHWLevel},
+		{name: "hardware bios", data: img(then(bios, func(o *BuildOptions) { o.HWLevel = 1 })), wantText: "BIOS not supported by hardware level (rcvd. 1, reqd. 2).", wantReason: ReasonHWLevel},
+		{name: "hardware bios level falls back", data: img(bios), dev: func(d *Device) { d.BIOSHWLevel = 0 }, wantText: "BIOS not supported by hardware level (rcvd. 2, reqd. 5).", wantReason: ReasonHWLevel},
+		{name: "hardware boot", data: img(then(boot, func(o *BuildOptions) { o.HWLevel = 0 })), wantText: "Boot not supported by hardware level (rcvd. 0, reqd. 5)", wantReason: ReasonHWLevel},
 		{name: "hardware off", data: img(func(o *BuildOptions) { o.HWLevel = 3 }), off: CheckHardware},
 		// HW-SUPPORTED
-		{name: "hw-supported", data: img(func(o *BuildOptions) { o.HardwareIDs = []uint32{0x9999, 0x1a2a} }), wantText: "Application not supported by present hardware", wantCode: 503},
-		{name: "hw-supported bios", data: img(then(bios, func(o *BuildOptions) { o.HardwareIDs = []uint32{1} })), wantText: "BIOS not supported by present hardware", wantCode: 503},
-		{name: "hw-supported empty list", data: build(opts(func(o *BuildOptions) { o.HardwareIDs = nil }), nil), wantText: "Application not supported by present hardware", wantCode: 503},
+		{name: "hw-supported", data: img(func(o *BuildOptions) { o.HardwareIDs = []uint32{0x9999, 0x1a2a} }), wantText: "Application not supported by present hardware", wantReason: ReasonHWSupported},
+		{name: "hw-supported bios", data: img(then(bios, func(o *BuildOptions) { o.HardwareIDs = []uint32{1} })), wantText: "BIOS not supported by present hardware", wantReason: ReasonHWSupported},
+		{name: "hw-supported empty list", data: build(opts(func(o *BuildOptions) { o.HardwareIDs = nil }), nil), wantText: "Application not supported by present hardware", wantReason: ReasonHWSupported},
 		{name: "hw-supported second id", data: img(func(o *BuildOptions) { o.HardwareIDs = []uint32{0x9999, 0x1a2b} })},
 		{name: "hw-supported off", data: img(func(o *BuildOptions) { o.HardwareIDs = []uint32{1} }), off: CheckHWSupported},
 		// BIOS
-		{name: "bios", data: img(func(o *BuildOptions) { o.MinBIOS = v("2.2") }), wantText: "Application not supported by present BIOS", wantCode: 503},
+		{name: "bios", data: img(func(o *BuildOptions) { o.MinBIOS = v("2.2") }), wantText: "Application not supported by present BIOS", wantReason: ReasonBIOS},
 		{name: "bios equal", data: img(func(o *BuildOptions) { o.MinBIOS = v("2.1") })},
-		{name: "bios firmware", data: img(then(fwOpts("DSP.BFW", "1.3"), func(o *BuildOptions) { o.MinBIOS = v("3.0") })), wantText: "Firmware not supported by present BIOS", wantCode: 503},
+		{name: "bios firmware", data: img(then(fwOpts("DSP.BFW", "1.3"), func(o *BuildOptions) { o.MinBIOS = v("3.0") })), wantText: "Firmware not supported by present BIOS", wantReason: ReasonBIOS},
 		{name: "bios not applied to bios images", data: img(then(bios, func(o *BuildOptions) { o.MinBIOS = v("9.0") }))},
 		{name: "bios off", data: img(func(o *BuildOptions) { o.MinBIOS = v("2.2") }), off: CheckBIOS},
 		// PROFILE
-		{name: "profile", data: img(func(o *BuildOptions) { o.Profile = "ADV" }), wantText: "Application incompatible with the stored profile", wantCode: 503},
+		{name: "profile", data: img(func(o *BuildOptions) { o.Profile = "ADV" }), wantText: "Application incompatible with the stored profile", wantReason: ReasonProfile},
 		{name: "profile empty fits all", data: img(func(o *BuildOptions) { o.Profile = "" })},
 		{name: "profile case", data: good, dev: func(d *Device) { d.Profile = "std" }},
 		{name: "profile off", data: img(func(o *BuildOptions) { o.Profile = "ADV" }), off: CheckProfile},
 		// VERSION
-		{name: "version application", data: img(func(o *BuildOptions) { o.Version = v("11.6.9") }), wantText: "Application older than the one stored", wantCode: 503},
+		{name: "version application", data: img(func(o *BuildOptions) { o.Version = v("11.6.9") }), wantText: "Application older than the one stored", wantReason: ReasonOlder},
 		{name: "version equal", data: img(func(o *BuildOptions) { o.Version = v("11.7") })},
 		{name: "version other name", data: img(func(o *BuildOptions) { o.Name, o.Version = "OTHER.BIN", v("1.0") })},
-		{name: "version firmware", data: img(fwOpts("DSP.BFW", "1.1")), wantText: "Firmware older than the one stored", wantCode: 503},
-		{name: "version bios", data: img(then(bios, func(o *BuildOptions) { o.Version = v("2.2.9") })), wantText: "BIOS older than the stored one", wantCode: 503},
-		{name: "version boot", data: img(then(boot, func(o *BuildOptions) { o.Version = v("0.9") })), wantText: "Version older than the stored one", wantCode: 503},
+		{name: "version firmware", data: img(fwOpts("DSP.BFW", "1.1")), wantText: "Firmware older than the one stored", wantReason: ReasonOlder},
+		{name: "version bios", data: img(then(bios, func(o *BuildOptions) { o.Version = v("2.2.9") })), wantText: "BIOS older than the stored one", wantReason: ReasonOlder},
+		{name: "version boot", data: img(then(boot, func(o *BuildOptions) { o.Version = v("0.9") })), wantText: "Version older than the stored one", wantReason: ReasonOlder},
 		{name: "version off", data: img(func(o *BuildOptions) { o.Version = v("1.0") }), off: CheckVersion},
 		{name: "version needs state", data: good, noState: true, wantText: ErrNoState.Error()},
 		// FIRMWARE
 		{name: "firmware required", data: img(fwOpts("MODEM.BFW", "3.0.1")), file: "MODEM.BFW"},
-		{name: "firmware not required", data: img(fwOpts("ISDN.BFW", "1.0")), wantText: "Firmware not required", wantCode: 552},
-		{name: "firmware unknown", data: img(fwOpts("DSP.BFW", "1.3")), state: &memState{}, wantText: "Firmware unknown", wantCode: 551},
-		{name: "firmware misbuilt: requirements", data: fwWithReqs, off: CheckSignature, wantText: "Firmware misbuilt", wantCode: 552},
-		{name: "firmware misbuilt: below required", data: img(fwOpts("MODEM.BFW", "3.0")), wantText: "Firmware misbuilt", wantCode: 552},
+		{name: "firmware not required", data: img(fwOpts("ISDN.BFW", "1.0")), wantText: "Firmware not required", wantReason: ReasonFirmwareNotRequired},
+		{name: "firmware unknown", data: img(fwOpts("DSP.BFW", "1.3")), state: &memState{}, wantText: "Firmware unknown", wantReason: ReasonFirmwareUnknown},
+		{name: "firmware misbuilt: requirements", data: fwWithReqs, off: CheckSignature, wantText: "Firmware misbuilt", wantReason: ReasonFirmwareMisbuilt},
+		{name: "firmware misbuilt: below required", data: img(fwOpts("MODEM.BFW", "3.0")), wantText: "Firmware misbuilt", wantReason: ReasonFirmwareMisbuilt},
 		{name: "firmware off", data: img(fwOpts("ISDN.BFW", "1.0")), off: CheckFirmware},
 		{name: "firmware check skips applications", data: good, state: &memState{stored: testState().stored}},
 	}
@@ -241,49 +241,74 @@ func TestChecks(t *testing.T) {
 			case err.Error() != c.wantText:
 				t.Fatalf("got %q, want %q", err, c.wantText)
 			}
-			if c.wantCode == 0 {
+			if c.wantReason == 0 {
 				return
 			}
 			var ce *CheckError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrCheck) {
 				t.Fatalf("got %T, want *CheckError matching ErrCheck", err)
 			}
-			if ce.FTPCode != c.wantCode {
-				t.Errorf("FTP code %d, want %d", ce.FTPCode, c.wantCode)
+			if ce.Reason != c.wantReason {
+				t.Errorf("got reason %v, want %v", ce.Reason, c.wantReason)
 			}
-			if ce.FTPText == "" || ce.FTPText[len(ce.FTPText)-1] != '.' {
-				t.Errorf("FTP text %q does not end in a period", ce.FTPText)
-			}
-			if got, want := ce.Failure(), ce.Check == CheckLength || ce.Check == CheckCRC; got != want {
-				t.Errorf("Failure() = %v, want %v", got, want)
+			if im != nil && ce.Kind != im.Kind {
+				t.Errorf("got kind %v, want the image's %v", ce.Kind, im.Kind)
 			}
 		})
 	}
 }
 
-func TestCheckErrorFTPTexts(t *testing.T) {
-	// The manual's FTP texts, where they differ from the SFTP ones.
+// TestCheckErrorFields: what a front end's table needs is in the error's
+// fields, not in its text.
+func TestCheckErrorFields(t *testing.T) {
+	img := func(f func(*BuildOptions)) []byte { return mustBuild(t, opts(f), testPayload(300)) }
 	tests := []struct {
-		err  *CheckError
-		code int
-		text string
+		name       string
+		data       []byte
+		dev        func(*Device)
+		check      Check
+		reason     Reason
+		kind       Kind
+		rcvd, reqd uint32
 	}{
-		{errUnknownType("", nil), 503, "Unknown file type checked."},
-		{errLength("", nil), 535, "Unexpected end of checked file."},
-		{errCRC("", nil), 536, "Received checked file with bad checksum."},
+		{name: "not an image", data: []byte("no"), check: CheckUnknown, reason: ReasonUnknownType},
+		{name: "hardware application", data: img(func(o *BuildOptions) { o.HWLevel = 3 }),
+			check: CheckHardware, reason: ReasonHWLevel, kind: KindApplication, rcvd: 3, reqd: 5},
+		{name: "hardware bios", data: img(func(o *BuildOptions) {
+			o.Kind, o.Name, o.Version, o.HWLevel, o.Firmware = KindBIOS, "BIOS.BIN", v("2.4"), 1, nil
+		}), check: CheckHardware, reason: ReasonHWLevel, kind: KindBIOS, rcvd: 1, reqd: 2},
+		{name: "version bios", data: img(func(o *BuildOptions) {
+			o.Kind, o.Name, o.Version, o.HWLevel, o.Firmware = KindBIOS, "BIOS.BIN", v("1.0"), 2, nil
+		}), check: CheckVersion, reason: ReasonOlder, kind: KindBIOS},
+		{name: "firmware not required", data: img(fwOpts("ISDN.BFW", "1.0")),
+			check: CheckFirmware, reason: ReasonFirmwareNotRequired, kind: KindFirmware},
 	}
 	for _, tt := range tests {
-		if tt.err.FTPCode != tt.code || tt.err.FTPText != tt.text {
-			t.Errorf("%s: FTP %d %q, want %d %q", tt.err.Text, tt.err.FTPCode, tt.err.FTPText, tt.code, tt.text)
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := commit(checkCase{data: tt.data, dev: tt.dev})
+			var ce *CheckError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *CheckError", err)
+			}
+			if ce.Check != tt.check || ce.Reason != tt.reason || ce.Kind != tt.kind || ce.Rcvd != tt.rcvd || ce.Reqd != tt.reqd {
+				t.Errorf("got %v %v %v rcvd %d reqd %d, want %v %v %v rcvd %d reqd %d",
+					ce.Check, ce.Reason, ce.Kind, ce.Rcvd, ce.Reqd, tt.check, tt.reason, tt.kind, tt.rcvd, tt.reqd)
+			}
+		})
+	}
+}
+
+func TestReasonString(t *testing.T) {
+	for r := ReasonUnknownType; r <= ReasonAltFS; r++ {
+		if s := r.String(); s == "" || strings.HasPrefix(s, "reason(") {
+			t.Errorf("Reason(%d) has no name: %q", uint8(r), s)
+		}
+		if got := (&CheckError{Reason: r, Kind: KindApplication}).Error(); strings.HasPrefix(got, ErrCheck.Error()) {
+			t.Errorf("Reason %v has no message: %q", r, got)
 		}
 	}
-	im, _ := parseBytes(mustBuild(t, opts(func(o *BuildOptions) {
-		o.Kind, o.Name, o.Version, o.Firmware = KindBIOS, "BIOS.BIN", v("1.0"), nil
-	}), nil))
-	err := precheck(im, &Device{HardwareID: 0x1a2b, HWLevel: 5, BIOSVersion: v("9.0"), Profile: "STD"}, testState(), CheckVersion)
-	var ce *CheckError
-	if !errors.As(err, &ce) || ce.FTPText != "BIOS older than the one stored." {
-		t.Errorf("BIOS version FTP text: got %v", err)
+	if got := Reason(0).String(); got != "reason(0)" {
+		t.Errorf("Reason(0): got %q", got)
 	}
 }
 

@@ -25,7 +25,7 @@
 // file like this:
 //
 //	im, err := image.Precheck(staged, size, targetName, dev, state, on)
-//	if err != nil { refuse(err) }            // *CheckError: the manual's text
+//	if err != nil { refuse(err) }            // *CheckError: a Reason
 //	if im != nil && on&image.CheckPath != 0 { fs = image.TargetFS(im) }
 //	if im != nil && on&image.CheckRename != 0 { targetName = im.Name }
 //	d := im.NewDigest()                      // im may be nil
@@ -44,11 +44,15 @@
 // io.MultiWriter works too, only slower). Postcheck then decides CRC and
 // SIGNATURE.
 //
-// A failed check is a *CheckError (errors.Is(err, ErrCheck)): Error
-// returns the manual's SFTP status text ("Bad crc of checked file",
-// "Application not supported by hardware level (rcvd. 3, reqd. 5)"),
-// Failure says whether the manual lists it under FAILURE or
-// PERMISSION_DENIED, and FTPCode/FTPText give the FTP reply.
+// A failed check is a *CheckError (errors.Is(err, ErrCheck)). It says
+// which Check failed and why (a Reason: ReasonCRC, ReasonHWLevel,
+// ReasonOlder ...), for which Kind of image, with the hardware levels
+// (Rcvd, Reqd) where the reason has them, and a Detail and cause for the
+// log. It carries no wire code or client text: each front end has one
+// table mapping a Reason to its SFTP status or FTP reply and the manual's
+// text (docs/image-format.md lists them). Error returns an English
+// message for the log ("Bad crc of checked file"); it is not sent to
+// clients.
 //
 // # Checks
 //

@@ -59,11 +59,12 @@ func ExamplePrecheck_refused() {
 	fmt.Println(err)
 	var ce *image.CheckError
 	if errors.As(err, &ce) {
-		fmt.Println(ce.FTPCode, ce.FTPText)
+		// What a front end maps to its reply code and the manual's text.
+		fmt.Println(ce.Check, "/", ce.Reason, "/", ce.Kind, ce.Rcvd, ce.Reqd)
 	}
 	// Output:
 	// Application not supported by hardware level (rcvd. 3, reqd. 5)
-	// 503 Application not supported by hardware level (rcvd. 3, reqd. 5).
+	// hardware / hardware level too low / application 3 5
 }
 
 func ExampleCheck_Letters() {

@@ -61,66 +61,31 @@ var (
 	ErrBadSignature = errors.New("image signature does not verify")
 )
 
-// CheckError is a failed check. Error returns Text, the manual's status
-// text for the SFTP RENAME (§1.7) that a front end sends as is; FTPCode
-// and FTPText are the manual's STOR / SITE SAVEBUFFER reply (§1.4.3,
-// §5.1.6). Detail and Err are for the log only.
-//
-// Where the manual has no text (HW-SUPPORTED, PROFILE for SFTP, boot
-// images, SIGNATURE), the text follows the manual's style; see
-// docs/image-format.md.
-type CheckError struct {
-	Check   Check
-	Text    string
-	FTPCode int // 503, 535, 536, 551 or 552
-	FTPText string
-	Detail  string
-	Err     error // the cause, if any: a *ParseError, ErrBadSignature ...
-}
-
-func (e *CheckError) Error() string { return e.Text }
-
-// Unwrap returns the cause.
-func (e *CheckError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrCheck) true.
-func (e *CheckError) Is(target error) bool { return target == ErrCheck }
-
-// Failure reports whether the manual lists the text under SFTP status
-// FAILURE (LENGTH and CRC: the transfer went wrong) rather than
-// PERMISSION_DENIED (the file is refused).
-func (e *CheckError) Failure() bool { return e.Check == CheckLength || e.Check == CheckCRC }
-
-func checkErr(c Check, text string, code int, ftpText, detail string, cause error) *CheckError {
-	if ftpText == "" {
-		ftpText = text
-		if !strings.HasSuffix(ftpText, ".") {
-			ftpText += "."
-		}
-	}
-	return &CheckError{Check: c, Text: text, FTPCode: code, FTPText: ftpText, Detail: detail, Err: cause}
+func checkErr(c Check, r Reason, k Kind, detail string, cause error) *CheckError {
+	return &CheckError{Check: c, Reason: r, Kind: k, Detail: detail, Err: cause}
 }
 
 func errUnknownType(detail string, cause error) *CheckError {
-	return checkErr(CheckUnknown, "Unknown checked file type", 503, "Unknown file type checked.", detail, cause)
+	return checkErr(CheckUnknown, ReasonUnknownType, 0, detail, cause)
 }
 
 func errLength(detail string, cause error) *CheckError {
-	return checkErr(CheckLength, "Bad length of checked file", 535, "Unexpected end of checked file.", detail, cause)
+	return checkErr(CheckLength, ReasonLength, 0, detail, cause)
 }
 
-func errCRC(detail string, cause error) *CheckError {
-	return checkErr(CheckCRC, "Bad crc of checked file", 536, "Received checked file with bad checksum.", detail, cause)
+func errCRC(k Kind, detail string, cause error) *CheckError {
+	return checkErr(CheckCRC, ReasonCRC, k, detail, cause)
 }
 
-func errSignature(cause error, detail string) *CheckError {
+func errSignature(k Kind, cause error, detail string) *CheckError {
+	r := ReasonBadSignature
 	switch {
 	case errors.Is(cause, ErrUnsigned):
-		return checkErr(CheckSignature, "Unsigned checked file", 503, "", detail, cause)
+		r = ReasonUnsigned
 	case errors.Is(cause, ErrUnknownKey):
-		return checkErr(CheckSignature, "Unknown signing key of checked file", 503, "", detail, cause)
+		r = ReasonUnknownKey
 	}
-	return checkErr(CheckSignature, "Bad signature of checked file", 536, "Received checked file with bad signature.", detail, cause)
+	return checkErr(CheckSignature, r, k, detail, cause)
 }
 
 // Precheck parses the staged file (size bytes, to be stored as name) and
@@ -153,7 +118,7 @@ func Precheck(r io.ReaderAt, size int64, name string, dev Device, st State, on C
 		case errors.Is(err, ErrLength) && on&CheckLength != 0:
 			return nil, errLength(pe.Error(), err)
 		case errors.Is(err, ErrHeaderCRC) && on&CheckCRC != 0:
-			return nil, errCRC(pe.Error(), err)
+			return nil, errCRC(0, pe.Error(), err)
 		case on&CheckUnknown != 0:
 			return nil, errUnknownType(pe.Error(), err)
 		}
@@ -169,46 +134,37 @@ func Precheck(r io.ReaderAt, size int64, name string, dev Device, st State, on C
 }
 
 func precheck(im *Image, dev *Device, st State, on Check) error {
-	label := im.Kind.label()
+	k := im.Kind
 	if on&CheckSignature != 0 {
 		if err := im.signedByTrusted(dev.TrustedKeys); err != nil {
-			return errSignature(err, fmt.Sprintf("key id %x", im.KeyID))
+			return errSignature(k, err, fmt.Sprintf("key id %x", im.KeyID))
 		}
 	}
 	if on&CheckHardware != 0 {
-		if want := dev.levelFor(im.Kind); im.HWLevel < want {
-			text := fmt.Sprintf("%s not supported by hardware level (rcvd. %d, reqd. %d)", label, im.HWLevel, want)
-			if im.Kind == KindFirmware || im.Kind == KindBIOS {
-				text += "." // sic: the manual ends these two with a period
-			}
-			return checkErr(CheckHardware, text, 503, "", "", nil)
+		if want := dev.levelFor(k); im.HWLevel < want {
+			ce := checkErr(CheckHardware, ReasonHWLevel, k, fmt.Sprintf("hardware level %d, device requires %d", im.HWLevel, want), nil)
+			ce.Rcvd, ce.Reqd = im.HWLevel, want
+			return ce
 		}
 	}
 	if on&CheckHWSupported != 0 && !containsID(im.HardwareIDs, dev.HardwareID) {
-		return checkErr(CheckHWSupported, label+" not supported by present hardware", 503, "",
+		return checkErr(CheckHWSupported, ReasonHWSupported, k,
 			fmt.Sprintf("hardware id %#x not in %#x", dev.HardwareID, im.HardwareIDs), nil)
 	}
-	if on&CheckBIOS != 0 && im.Kind != KindBIOS && im.MinBIOS.Compare(dev.BIOSVersion) > 0 {
-		return checkErr(CheckBIOS, label+" not supported by present BIOS", 503, "",
+	if on&CheckBIOS != 0 && k != KindBIOS && im.MinBIOS.Compare(dev.BIOSVersion) > 0 {
+		return checkErr(CheckBIOS, ReasonBIOS, k,
 			fmt.Sprintf("needs bios %v, device has %v", im.MinBIOS, dev.BIOSVersion), nil)
 	}
 	if on&CheckProfile != 0 && im.Profile != "" && !strings.EqualFold(im.Profile, dev.Profile) {
-		return checkErr(CheckProfile, label+" incompatible with the stored profile", 503, "",
+		return checkErr(CheckProfile, ReasonProfile, k,
 			fmt.Sprintf("profile %q, device %q", im.Profile, dev.Profile), nil)
 	}
 	if on&CheckVersion != 0 {
-		if v, ok := st.Stored(im.Kind, im.Name); ok && im.Version.Compare(v) < 0 {
-			detail := fmt.Sprintf("version %v, stored %v", im.Version, v)
-			switch im.Kind {
-			case KindBIOS:
-				return checkErr(CheckVersion, "BIOS older than the stored one", 503, "BIOS older than the one stored.", detail, nil)
-			case KindBoot:
-				return checkErr(CheckVersion, "Version older than the stored one", 503, "", detail, nil)
-			}
-			return checkErr(CheckVersion, label+" older than the one stored", 503, "", detail, nil)
+		if v, ok := st.Stored(k, im.Name); ok && im.Version.Compare(v) < 0 {
+			return checkErr(CheckVersion, ReasonOlder, k, fmt.Sprintf("version %v, stored %v", im.Version, v), nil)
 		}
 	}
-	if on&CheckFirmware != 0 && im.Kind == KindFirmware {
+	if on&CheckFirmware != 0 && k == KindFirmware {
 		return firmwareCheck(im, st)
 	}
 	return nil
@@ -220,23 +176,23 @@ func precheck(im *Image, dev *Device, st State, on Check) error {
 // "checked to see if they are necessary and suitable").
 func firmwareCheck(im *Image, st State) error {
 	if len(im.Firmware) > 0 {
-		return checkErr(CheckFirmware, "Firmware misbuilt", 552, "", "firmware image lists firmware requirements", nil)
+		return checkErr(CheckFirmware, ReasonFirmwareMisbuilt, im.Kind, "firmware image lists firmware requirements", nil)
 	}
 	app, reqs, ok := st.ActiveApp()
 	if !ok {
-		return checkErr(CheckFirmware, "Firmware unknown", 551, "", "no active application", nil)
+		return checkErr(CheckFirmware, ReasonFirmwareUnknown, im.Kind, "no active application", nil)
 	}
 	for _, r := range reqs {
 		if !strings.EqualFold(r.Name, im.Name) {
 			continue
 		}
 		if im.Version.Compare(r.MinVersion) < 0 {
-			return checkErr(CheckFirmware, "Firmware misbuilt", 552, "",
+			return checkErr(CheckFirmware, ReasonFirmwareMisbuilt, im.Kind,
 				fmt.Sprintf("version %v, %s requires %v or newer", im.Version, app, r.MinVersion), nil)
 		}
 		return nil
 	}
-	return checkErr(CheckFirmware, "Firmware not required", 552, "",
+	return checkErr(CheckFirmware, ReasonFirmwareNotRequired, im.Kind,
 		fmt.Sprintf("%s does not require %s", app, im.Name), nil)
 }
 
@@ -266,12 +222,12 @@ func Postcheck(im *Image, d *Digest, dev Device, on Check) error {
 		return fmt.Errorf("image: %w: %d bytes streamed, %d parsed", ErrChanged, d.n, im.Size)
 	}
 	if on&CheckCRC != 0 && d.crc != im.PayloadCRC {
-		return errCRC(fmt.Sprintf("payload crc32 %08x, header says %08x", d.crc, im.PayloadCRC), nil)
+		return errCRC(im.Kind, fmt.Sprintf("payload crc32 %08x, header says %08x", d.crc, im.PayloadCRC), nil)
 	}
 	if on&CheckSignature != 0 {
 		digest, _ := d.SignedSHA256()
 		if err := im.VerifySignature(digest, dev.TrustedKeys); err != nil {
-			return errSignature(err, fmt.Sprintf("key id %x", im.KeyID))
+			return errSignature(im.Kind, err, fmt.Sprintf("key id %x", im.KeyID))
 		}
 	}
 	return nil

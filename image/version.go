@@ -8,7 +8,8 @@ import (
 )
 
 // Kind says what a known file is for. It decides which checks apply, which
-// of the manual's texts a failure uses, and where CHECK PATH sends the file.
+// of the manual's texts a front end answers a failure with, and where
+// CHECK PATH sends the file.
 type Kind uint8
 
 // The kinds of known file. The numbers are the header's kind byte.
@@ -26,8 +27,9 @@ var kindNames = [...]string{
 	KindBoot:        "boot",
 }
 
-// label is the word the manual's texts start with ("Application not
-// supported by present BIOS", "BIOS older than the stored one").
+// kindLabels are the words CheckError's log messages start with, as the
+// manual's texts do ("Application not supported by present BIOS", "BIOS
+// older than the stored one"). The front ends keep their own.
 var kindLabels = [...]string{
 	KindApplication: "Application",
 	KindBIOS:        "BIOS",

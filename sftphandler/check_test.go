@@ -315,3 +315,30 @@ func TestWinSCPSequence(t *testing.T) {
 		})
 	}
 }
+
+// TestPathAltFSNotLoaded: PATH sends a BIOS image to /bio; for a user who
+// cannot see /bio (or a device without it) the commit is refused with
+// the manual's text, and nothing is written.
+func TestPathAltFSNotLoaded(t *testing.T) {
+	e := newCheckedEnv(t, image.CheckAll, false)
+	v := func(s string) image.Version { x, _ := image.ParseVersion(s); return x }
+	sess := &vfs.Session{User: &policy.User{Name: "root", Level: policy.Supervisor, FileSystems: []string{"dsk", "mem"}}, ID: "s9"}
+	c := serveConn(t, e.fs, sess, Options{})
+	c.send(pkt(fxpInit, 3))
+	if r := c.recv(); r.typ != fxpVersion {
+		t.Fatalf("INIT: got %s", r)
+	}
+	bios := e.img(t, func(o *image.BuildOptions) {
+		o.Kind, o.Name, o.Version, o.MinBIOS = image.KindBIOS, "BIOS.BIN", v("2.2"), image.Version{}
+	})
+	c.put("/mem/b.bin", bios)
+	before := dirSHA(t, e.dsk)
+	expectStatus(t, "RENAME BIOS into /dsk without /bio", c.do(fxpRename, "/mem/b.bin", "/dsk/b.bin"),
+		fxPermDenied, "Alternate file system not loaded")
+	if dirSHA(t, e.dsk) != before {
+		t.Error("/dsk changed by a refused commit")
+	}
+	if ents, _ := os.ReadDir(e.bio); len(ents) != 0 {
+		t.Errorf("/bio written by a refused commit: %v", ents)
+	}
+}

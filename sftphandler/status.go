@@ -2,6 +2,7 @@ package sftphandler
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/pkg/sftp"
 	"github.com/sluice/sluice/image"
@@ -64,6 +65,49 @@ const (
 	msgKeptActive      = "Active application kept until replaced"
 	msgSeekFailed      = "Unable to seek offset in file"
 )
+
+// The check verdicts: the manual's RENAME texts (§1.7), OPEN's "Check
+// target path ..." and sluice's own where the manual has none (signature,
+// HW-SUPPORTED, PROFILE, boot images; docs/image-format.md). A %s is the
+// image kind's word (checkKindWord); "%d" pairs: received level, required
+// level.
+const (
+	msgCheckUnknown       = "Unknown checked file type"
+	msgCheckLength        = "Bad length of checked file"
+	msgCheckCRC           = "Bad crc of checked file"
+	msgCheckUnsigned      = "Unsigned checked file"
+	msgCheckUnknownKey    = "Unknown signing key of checked file"
+	msgCheckBadSignature  = "Bad signature of checked file"
+	msgCheckHWLevel       = "%s not supported by hardware level (rcvd. %d, reqd. %d)"
+	msgCheckHWLevelDot    = "%s not supported by hardware level (rcvd. %d, reqd. %d)." // sic: the manual's Firmware and BIOS forms
+	msgCheckHWSupported   = "%s not supported by present hardware"
+	msgCheckBIOS          = "%s not supported by present BIOS"
+	msgCheckProfile       = "%s incompatible with the stored profile"
+	msgCheckOlder         = "%s older than the one stored"
+	msgCheckBIOSOlder     = "BIOS older than the stored one"    // sic: not "the one stored"
+	msgCheckBootOlder     = "Version older than the stored one" // boot images
+	msgCheckFwMisbuilt    = "Firmware misbuilt"
+	msgCheckFwUnknown     = "Firmware unknown"
+	msgCheckFwNotRequired = "Firmware not required"
+	msgCheckTargetPath    = "Check target path for possible bios/application file"
+	msgCheckTargetPathFw  = "Check target path for possible firmware file"
+	msgCheckAltFS         = "Alternate file system not loaded"
+)
+
+// checkKindWord is the word a check text starts with for each image kind.
+func checkKindWord(k image.Kind) string {
+	switch k {
+	case image.KindApplication:
+		return "Application"
+	case image.KindBIOS:
+		return "BIOS"
+	case image.KindFirmware:
+		return "Firmware"
+	case image.KindBoot:
+		return "Boot"
+	}
+	return "File"
+}
 
 // statusError is how a handler gives pkg/sftp an exact code and text: the
 // library sends Error() as the message and takes the code from the
@@ -149,14 +193,10 @@ func toStatus(o op, err error) error {
 			return status(sftp.ErrSSHFxFailure, msgWriteTarget, err)
 		}
 	case vfs.KindCheck:
-		// The image check's own text: the manual's RENAME list (§1.7), or
-		// "Check target path ..." for a direct OPEN.
 		var ce *image.CheckError
 		if errors.As(err, &ce) {
-			if ce.Failure() {
-				return status(sftp.ErrSSHFxFailure, ce.Text, err)
-			}
-			return status(sftp.ErrSSHFxPermissionDenied, ce.Text, err)
+			code, msg := checkStatus(ce)
+			return status(code, msg, err)
 		}
 	case vfs.KindOffset:
 		if o == opRead {
@@ -184,6 +224,64 @@ func toStatus(o op, err error) error {
 		return status(sftp.ErrSSHFxFailure, pick(msgRenameFailed, msgReadSource, msgWriteTarget), err)
 	}
 	return status(sftp.ErrSSHFxFailure, msgOpenFailed, err)
+}
+
+// checkStatus maps a refused image check to the manual's status: the
+// RENAME list (§1.7), or "Check target path ..." for a direct OPEN. LENGTH
+// and CRC are FAILURE (the transfer went wrong), every other refusal
+// PERMISSION_DENIED (the file is refused). A reason this table does not
+// know gets PERMISSION_DENIED "Operation denied to this client".
+func checkStatus(ce *image.CheckError) (code error, msg string) {
+	word := checkKindWord(ce.Kind)
+	denied := sftp.ErrSSHFxPermissionDenied
+	switch ce.Reason {
+	case image.ReasonUnknownType:
+		return denied, msgCheckUnknown
+	case image.ReasonLength:
+		return sftp.ErrSSHFxFailure, msgCheckLength
+	case image.ReasonCRC:
+		return sftp.ErrSSHFxFailure, msgCheckCRC
+	case image.ReasonUnsigned:
+		return denied, msgCheckUnsigned
+	case image.ReasonUnknownKey:
+		return denied, msgCheckUnknownKey
+	case image.ReasonBadSignature:
+		return denied, msgCheckBadSignature
+	case image.ReasonHWLevel:
+		f := msgCheckHWLevel
+		if ce.Kind == image.KindFirmware || ce.Kind == image.KindBIOS {
+			f = msgCheckHWLevelDot
+		}
+		return denied, fmt.Sprintf(f, word, ce.Rcvd, ce.Reqd)
+	case image.ReasonHWSupported:
+		return denied, fmt.Sprintf(msgCheckHWSupported, word)
+	case image.ReasonBIOS:
+		return denied, fmt.Sprintf(msgCheckBIOS, word)
+	case image.ReasonProfile:
+		return denied, fmt.Sprintf(msgCheckProfile, word)
+	case image.ReasonOlder:
+		switch ce.Kind {
+		case image.KindBIOS:
+			return denied, msgCheckBIOSOlder
+		case image.KindBoot:
+			return denied, msgCheckBootOlder
+		}
+		return denied, fmt.Sprintf(msgCheckOlder, word)
+	case image.ReasonFirmwareMisbuilt:
+		return denied, msgCheckFwMisbuilt
+	case image.ReasonFirmwareUnknown:
+		return denied, msgCheckFwUnknown
+	case image.ReasonFirmwareNotRequired:
+		return denied, msgCheckFwNotRequired
+	case image.ReasonTargetPath:
+		if ce.Kind == image.KindFirmware {
+			return denied, msgCheckTargetPathFw
+		}
+		return denied, msgCheckTargetPath
+	case image.ReasonAltFS:
+		return denied, msgCheckAltFS
+	}
+	return denied, msgDenied
 }
 
 // fixedText replaces the library's generic texts on replies the handlers

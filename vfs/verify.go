@@ -24,21 +24,22 @@ func (f *FS) checked(s *Session, m *mount, name string) bool {
 }
 
 // errTargetPath is the refusal of a direct write of a known file (manual
-// §1.7 OPEN, §4.6): it must be staged in /mem and renamed.
+// §1.7 OPEN, §4.6): it must be staged in /mem and renamed. The bytes are
+// not read yet: a .BFW name is firmware, a .BIN one BIOS or application.
 func errTargetPath(op, p, name string) error {
-	text := "Check target path for possible bios/application file"
+	var k image.Kind
 	if strings.HasSuffix(strings.ToUpper(name), ".BFW") {
-		text = "Check target path for possible firmware file"
+		k = image.KindFirmware
 	}
-	return newErr(KindCheck, op, p, &image.CheckError{Check: image.CheckPath, Text: text, FTPCode: 550,
-		FTPText: "Unable to open file.", Detail: "known file written directly; stage it in /mem and rename"})
+	return newErr(KindCheck, op, p, &image.CheckError{Check: image.CheckPath, Reason: image.ReasonTargetPath, Kind: k,
+		Detail: "known file written directly; stage it in /mem and rename"})
 }
 
-// errAltFS refuses a commit that PATH redirects to a file system that is
-// not mounted (or not visible to the user).
-func errAltFS(fs string) error {
-	return &image.CheckError{Check: image.CheckPath, Text: "Alternate file system not loaded", FTPCode: 530,
-		FTPText: "Alternate file system not loaded.", Detail: "PATH sends the file to /" + fs + ", which is not mounted"}
+// errAltFS refuses a commit of an image of kind k that PATH redirects to
+// a file system that is not mounted (or not visible to the user).
+func errAltFS(k image.Kind, fs string) error {
+	return &image.CheckError{Check: image.CheckPath, Reason: image.ReasonAltFS, Kind: k,
+		Detail: "PATH sends the file to /" + fs + ", which is not mounted"}
 }
 
 // ErrActiveApp refuses to delete the active boot application (unless
@@ -101,7 +102,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		if !ok || m.kind != kindHost || !s.User.Sees(m.name) {
 			// The manual's "530 Alternate file system not loaded.": the
 			// file belongs on a file system that is not there.
-			return fail(newErr(KindCheck, "rename", to, errAltFS(image.TargetFS(im))))
+			return fail(newErr(KindCheck, "rename", to, errAltFS(im.Kind, image.TargetFS(im))))
 		}
 		tm = m
 	}
