@@ -518,8 +518,11 @@ func (c *session) list(arg string, long bool) bool {
 // unixLine is an "ls -l" line, as graphical clients parse it.
 func unixLine(i vfs.Info) string {
 	mode := "-rw-r--r--"
-	if i.IsDir {
+	switch {
+	case i.IsDir:
 		mode = "drwxr-xr-x"
+	case i.Incomplete:
+		mode = "--w-------" // an upload cut short: resumable, not readable (as SFTP shows it)
 	}
 	stamp := i.ModTime.Format("Jan _2 15:04")
 	if time.Since(i.ModTime) > 180*24*time.Hour || time.Until(i.ModTime) > time.Hour {
