@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
 	"github.com/sluice/sluice/policy"
 )
@@ -387,5 +389,60 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckRefusalReasons: the two refusals vfs makes itself carry a
+// Reason (and the kind), no text: a known file written straight into a
+// checked file system, and a PATH redirect to a file system that is not
+// mounted. Nothing is written by either.
+func TestCheckRefusalReasons(t *testing.T) {
+	dsk := t.TempDir()
+	store, err := mem.New(mem.Config{MaxBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := image.CheckAll &^ image.CheckSignature
+	f, err := New(Config{
+		Mounts: []policy.Mount{{Name: "dsk", Path: dsk}}, // no bio
+		Mem:    store,
+		Checks: checks,
+		Device: image.Device{HardwareID: 1, HWLevel: 1, Profile: "STD"},
+		Logger: hclog.New(&hclog.LoggerOptions{Output: hclog.DefaultOutput, Level: hclog.Warn}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	wantCheck := func(what string, err error, r image.Reason, k image.Kind) {
+		t.Helper()
+		wantKind(t, what, err, KindCheck)
+		var ce *image.CheckError
+		if !errors.As(err, &ce) || !errors.Is(err, image.ErrCheck) {
+			t.Fatalf("%s: got %v, want an *image.CheckError", what, err)
+		}
+		if ce.Check != image.CheckPath || ce.Reason != r || ce.Kind != k {
+			t.Errorf("%s: got %v %v %v, want %v %v %v", what, ce.Check, ce.Reason, ce.Kind, image.CheckPath, r, k)
+		}
+	}
+
+	_, err = f.OpenWrite(root, "/dsk/X.BIN", WriteTrunc)
+	wantCheck("direct write of a .BIN", err, image.ReasonTargetPath, 0)
+	_, err = f.OpenWrite(root, "/dsk/x.bfw", WriteTrunc)
+	wantCheck("direct write of a .BFW", err, image.ReasonTargetPath, image.KindFirmware)
+
+	bios, err := image.Build(image.BuildOptions{Kind: image.KindBIOS, Name: "BIOS.BIN",
+		Version: image.Version{Major: 2}, HWLevel: 1, HardwareIDs: []uint32{1}, Profile: "STD"}, make([]byte, 4<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, f, root, "/mem/b.bin", bios)
+	_, err = f.Rename(root, "/mem/b.bin", "/dsk/x.bin")
+	wantCheck("BIOS to /dsk without /bio", err, image.ReasonAltFS, image.KindBIOS)
+	if ents, _ := os.ReadDir(dsk); len(ents) != 0 {
+		t.Errorf("/dsk written by a refused commit: %v", ents)
+	}
+	if got := get(t, f, root, "/mem/b.bin"); !bytes.Equal(got, bios) {
+		t.Error("staged file changed by a refused commit")
 	}
 }
