@@ -27,6 +27,13 @@ type checkedEnv struct {
 
 func newCheckedEnv(t *testing.T, on image.Check, allowDeleteActive bool) *checkedEnv {
 	t.Helper()
+	return newCheckedEnvMounts(t, on, allowDeleteActive, true)
+}
+
+// newCheckedEnvMounts is newCheckedEnv, without a bio mount when withBio
+// is false (e.bio is then a directory no file system uses).
+func newCheckedEnvMounts(t *testing.T, on image.Check, allowDeleteActive, withBio bool) *checkedEnv {
+	t.Helper()
 	store, err := mem.New(mem.Config{MaxBytes: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +41,12 @@ func newCheckedEnv(t *testing.T, on image.Check, allowDeleteActive bool) *checke
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 	e := &checkedEnv{testEnv: &testEnv{dsk: t.TempDir(), bio: t.TempDir(), mem: store}, key: key}
 	e.state = filepath.Join(t.TempDir(), "device-state.json")
+	mounts := []policy.Mount{{Name: "dsk", Path: e.dsk}}
+	if withBio {
+		mounts = append(mounts, policy.Mount{Name: "bio", Path: e.bio, Exclusive: true})
+	}
 	e.fs, err = vfs.New(vfs.Config{
-		Mounts:            []policy.Mount{{Name: "dsk", Path: e.dsk}, {Name: "bio", Path: e.bio, Exclusive: true}},
+		Mounts:            mounts,
 		Mem:               store,
 		Checks:            on,
 		StatePath:         e.state,
@@ -340,5 +351,86 @@ func TestPathAltFSNotLoaded(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(e.bio); len(ents) != 0 {
 		t.Errorf("/bio written by a refused commit: %v", ents)
+	}
+}
+
+// TestPathAltFSNoBio: on a device with no bio file system, PATH has
+// nowhere to put a BIOS image: renaming a valid one from /mem into /dsk
+// is refused with the manual's text, and nothing is written.
+func TestPathAltFSNoBio(t *testing.T) {
+	e := newCheckedEnvMounts(t, image.CheckAll, false, false)
+	bios := e.img(t, func(o *image.BuildOptions) {
+		o.Kind, o.Name, o.Version, o.MinBIOS = image.KindBIOS, "BIOS.BIN", image.Version{Major: 2, Minor: 2}, image.Version{}
+	})
+	cl := e.client(t, Options{})
+	upload(t, cl, "/mem/x.bin", bios)
+	if err := cl.Rename("/mem/x.bin", "/dsk/x.bin"); !errors.Is(err, os.ErrPermission) {
+		t.Errorf("pkg/sftp rename: got %v, want permission denied", err)
+	}
+	c := startConn(t, e.testEnv, supervisor(), Options{})
+	expectStatus(t, "RENAME BIOS into /dsk, no /bio", c.do(fxpRename, "/mem/x.bin", "/dsk/x.bin"),
+		fxPermDenied, "Alternate file system not loaded")
+	if ents, _ := os.ReadDir(e.dsk); len(ents) != 0 {
+		t.Errorf("/dsk written by a refused commit: %v", ents)
+	}
+	if _, err := cl.Stat("/mem/x.bin"); err != nil {
+		t.Errorf("staged file gone after a refused commit: %v", err)
+	}
+}
+
+// TestCheckStatusTable pins the SFTP status of every check refusal: the
+// manual's RENAME texts (§1.7) and sluice's where it has none
+// (docs/image-format.md), FAILURE for LENGTH and CRC.
+func TestCheckStatusTable(t *testing.T) {
+	app, bios, fw, boot := image.KindApplication, image.KindBIOS, image.KindFirmware, image.KindBoot
+	denied, failure := uint32(fxPermDenied), uint32(fxFailure)
+	tests := []struct {
+		reason     image.Reason
+		kind       image.Kind
+		rcvd, reqd uint32
+		code       uint32
+		text       string
+	}{
+		{image.ReasonUnknownType, 0, 0, 0, denied, "Unknown checked file type"},
+		{image.ReasonLength, 0, 0, 0, failure, "Bad length of checked file"},
+		{image.ReasonCRC, 0, 0, 0, failure, "Bad crc of checked file"},
+		{image.ReasonCRC, app, 0, 0, failure, "Bad crc of checked file"},
+		{image.ReasonUnsigned, app, 0, 0, denied, "Unsigned checked file"},
+		{image.ReasonUnknownKey, app, 0, 0, denied, "Unknown signing key of checked file"},
+		{image.ReasonBadSignature, app, 0, 0, denied, "Bad signature of checked file"},
+		{image.ReasonHWLevel, app, 3, 5, denied, "Application not supported by hardware level (rcvd. 3, reqd. 5)"},
+		{image.ReasonHWLevel, fw, 4, 5, denied, "Firmware not supported by hardware level (rcvd. 4, reqd. 5)."},
+		{image.ReasonHWLevel, bios, 1, 2, denied, "BIOS not supported by hardware level (rcvd. 1, reqd. 2)."},
+		{image.ReasonHWLevel, boot, 0, 5, denied, "Boot not supported by hardware level (rcvd. 0, reqd. 5)"},
+		{image.ReasonHWSupported, app, 0, 0, denied, "Application not supported by present hardware"},
+		{image.ReasonHWSupported, bios, 0, 0, denied, "BIOS not supported by present hardware"},
+		{image.ReasonBIOS, app, 0, 0, denied, "Application not supported by present BIOS"},
+		{image.ReasonBIOS, fw, 0, 0, denied, "Firmware not supported by present BIOS"},
+		{image.ReasonProfile, app, 0, 0, denied, "Application incompatible with the stored profile"},
+		{image.ReasonProfile, boot, 0, 0, denied, "Boot incompatible with the stored profile"},
+		{image.ReasonOlder, app, 0, 0, denied, "Application older than the one stored"},
+		{image.ReasonOlder, fw, 0, 0, denied, "Firmware older than the one stored"},
+		{image.ReasonOlder, bios, 0, 0, denied, "BIOS older than the stored one"},
+		{image.ReasonOlder, boot, 0, 0, denied, "Version older than the stored one"},
+		{image.ReasonFirmwareMisbuilt, fw, 0, 0, denied, "Firmware misbuilt"},
+		{image.ReasonFirmwareUnknown, fw, 0, 0, denied, "Firmware unknown"},
+		{image.ReasonFirmwareNotRequired, fw, 0, 0, denied, "Firmware not required"},
+		{image.ReasonTargetPath, 0, 0, 0, denied, "Check target path for possible bios/application file"},
+		{image.ReasonTargetPath, fw, 0, 0, denied, "Check target path for possible firmware file"},
+		{image.ReasonAltFS, bios, 0, 0, denied, "Alternate file system not loaded"},
+		{image.ReasonAltFS, app, 0, 0, denied, "Alternate file system not loaded"},
+		{0, app, 0, 0, denied, "Operation denied to this client"},
+	}
+	for _, tt := range tests {
+		ce := &image.CheckError{Reason: tt.reason, Kind: tt.kind, Rcvd: tt.rcvd, Reqd: tt.reqd}
+		err := toStatus(opRename, &vfs.Error{Kind: vfs.KindCheck, Op: "rename", Path: "/dsk/x.bin", Err: ce})
+		var se *statusError
+		if !errors.As(err, &se) {
+			t.Fatalf("%v %v: got %v, want a status", tt.reason, tt.kind, err)
+		}
+		code := map[error]uint32{sftp.ErrSSHFxPermissionDenied: fxPermDenied, sftp.ErrSSHFxFailure: fxFailure}[se.code]
+		if code != tt.code || se.msg != tt.text {
+			t.Errorf("%v %v: got %d %q, want %d %q", tt.reason, tt.kind, code, se.msg, tt.code, tt.text)
+		}
 	}
 }
