@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Config struct {
 	SSH    SSH     `toml:"ssh,omitempty,omitzero"`
 	FTP    FTP     `toml:"ftp,omitempty,omitzero"`
 	Limits Limits  `toml:"limits,omitempty,omitzero"`
+	// Penalties score misbehaving sources and ban them for a while
+	// (shared by SSH and FTP).
+	Penalties Penalties `toml:"penalties,omitempty,omitzero"`
 	Mem    Mem     `toml:"mem,omitempty,omitzero"`
 	Names  Names   `toml:"names,omitempty,omitzero"`
 	Device Device  `toml:"device,omitempty,omitzero"`
@@ -115,14 +119,80 @@ type FTP struct {
 }
 
 // Limits bound what peers can hold.
+//
+// A connection is first unauthenticated: it holds a slot of its front
+// end's pre-authentication budget (MaxStartups, MaxStartupsPerSource) for
+// at most LoginGraceTime. Only once it has logged in does it take one of
+// the MaxSessions session slots, shared by SSH and FTP, so connections that
+// never log in cannot keep an operator out.
 type Limits struct {
-	MaxSessions      int           `toml:"max_sessions,omitempty,omitzero"`        // all front ends together (default 16)
-	MaxSessionsPerIP int           `toml:"max_sessions_per_ip,omitempty,omitzero"` // default 4
+	MaxSessions      int           `toml:"max_sessions,omitempty,omitzero"`        // authenticated sessions, all front ends together (default 16)
+	MaxSessionsPerIP int           `toml:"max_sessions_per_ip,omitempty,omitzero"` // authenticated sessions per address (default 8)
 	IdleTimeout      time.Duration `toml:"idle_timeout,omitempty,omitzero"`        // no traffic at all (default 10m)
-	HandshakeTimeout time.Duration `toml:"handshake_timeout,omitempty,omitzero"`   // connect to authenticated (default 20s)
-	LoginFailDelay   time.Duration `toml:"login_fail_delay,omitempty,omitzero"`    // after each failed attempt (default 1s)
-	MaxFileBytes     int64         `toml:"max_file_bytes,omitempty,omitzero"`      // largest file any upload may create (default 4 GiB)
+	// LoginGraceTime is the time from connect to logged in, for SSH and
+	// FTP alike (OpenSSH's LoginGraceTime; default 2m: long enough for a
+	// person to accept a host key). Commands before the login do not
+	// extend it.
+	LoginGraceTime time.Duration `toml:"login_grace_time,omitempty,omitzero"`
+	// HandshakeTimeout is the older name of LoginGraceTime.
+	HandshakeTimeout time.Duration `toml:"handshake_timeout,omitempty,omitzero"`
+	// MaxStartups is the pre-authentication budget of each front end,
+	// "start:rate:full" as OpenSSH's MaxStartups (default "10:30:100"):
+	// from start unauthenticated connections on, a new connection from a
+	// source that already has one in progress is dropped with probability
+	// rate %, rising linearly to 100 % at full; at full every new
+	// connection is dropped. A source with none in progress is admitted
+	// until full.
+	MaxStartups string `toml:"max_startups,omitempty,omitzero"`
+	// MaxStartupsPerSource bounds the unauthenticated connections of one
+	// source per front end (default 8; ssh-keyscan opens 5).
+	MaxStartupsPerSource int           `toml:"max_startups_per_source,omitempty,omitzero"`
+	LoginFailDelay       time.Duration `toml:"login_fail_delay,omitempty,omitzero"` // after each failed attempt (default 1s)
+	// DataTimeout bounds each read and write of an FTP data connection:
+	// a peer that stops sending or reading for this long is disconnected
+	// (default 1m). SSH connections use IdleTimeout.
+	DataTimeout  time.Duration `toml:"data_timeout,omitempty,omitzero"`
+	MaxFileBytes int64         `toml:"max_file_bytes,omitempty,omitzero"` // largest file any upload may create (default 4 GiB)
+
+	// Startups is MaxStartups parsed, filled by Load.
+	Startups Startups `toml:"-"`
 }
+
+// Startups is a parsed MaxStartups.
+type Startups struct{ Start, Rate, Full int }
+
+// Penalties configure per-source penalties (DESIGN §6), after OpenSSH's
+// PerSourcePenalties and SFTPGo's defender. A source is an IPv4 address or
+// an IPv6 /64. Events add points; when a source's points within
+// Observation reach Threshold, it is banned for BanTime, doubled with each
+// further ban up to MaxBanTime.
+type Penalties struct {
+	// Enabled turns penalties on (default true).
+	Enabled *bool `toml:"enabled,omitempty,omitzero"`
+	// Threshold is the score that bans (default 20).
+	Threshold int `toml:"threshold,omitempty,omitzero"`
+	// Points per event.
+	ScorePassword    int `toml:"score_password,omitempty,omitzero"`     // a failed password of a known user (default 2)
+	ScoreUnknownUser int `toml:"score_unknown_user,omitempty,omitzero"` // a login as an unknown user (default 4)
+	ScoreNoAuth      int `toml:"score_no_auth,omitempty,omitzero"`      // a connection that ended without logging in (default 1)
+	ScoreLimit       int `toml:"score_limit,omitempty,omitzero"`        // a connection refused by a limit (default 2)
+	// Observation is how long points count (default 10m).
+	Observation time.Duration `toml:"observation,omitempty,omitzero"`
+	BanTime     time.Duration `toml:"ban_time,omitempty,omitzero"`     // the first ban (default 1m)
+	MaxBanTime  time.Duration `toml:"max_ban_time,omitempty,omitzero"` // the longest ban (default 1h)
+	// Allow lists addresses or CIDR networks never penalised or limited
+	// per source (the front ends' total budget still applies).
+	Allow []string `toml:"allow,omitempty,omitzero"`
+	// MaxSources bounds the sources tracked (default 16384); beyond it new
+	// sources are not scored (OpenSSH's overflow:permissive).
+	MaxSources int `toml:"max_sources,omitempty,omitzero"`
+
+	// AllowNets is Allow parsed, filled by Load.
+	AllowNets []*net.IPNet `toml:"-"`
+}
+
+// On reports whether penalties are enabled.
+func (p Penalties) On() bool { return p.Enabled == nil || *p.Enabled }
 
 // Mem sizes the staging buffer (the manual's TEMP-BUFF).
 type Mem struct {
@@ -212,7 +282,8 @@ const (
 	DefaultMemMax        = 256 << 20
 	DefaultNameMax       = 64
 	DefaultMaxSessions   = 16
-	DefaultMaxSessionsIP = 4
+	DefaultMaxSessionsIP = 8
+	DefaultMaxStartups   = "10:30:100"
 	DefaultMaxFile       = 4 << 30
 )
 
@@ -307,18 +378,11 @@ func (c *Config) fill(base string) error {
 	if err := c.fillFTP(base); err != nil {
 		return err
 	}
-	l := &c.Limits
-	setInt(&l.MaxSessions, DefaultMaxSessions)
-	setInt(&l.MaxSessionsPerIP, DefaultMaxSessionsIP)
-	setDur(&l.IdleTimeout, 10*time.Minute)
-	setDur(&l.HandshakeTimeout, 20*time.Second)
-	setDur(&l.LoginFailDelay, time.Second)
-	if l.MaxFileBytes == 0 {
-		l.MaxFileBytes = DefaultMaxFile
+	if err := c.fillLimits(); err != nil {
+		return err
 	}
-	if l.MaxFileBytes < 0 ||
-		l.MaxSessions < 0 || l.MaxSessionsPerIP < 0 || l.IdleTimeout < 0 || l.HandshakeTimeout < 0 || l.LoginFailDelay < 0 {
-		return errors.New("limits must not be negative")
+	if err := c.fillPenalties(); err != nil {
+		return err
 	}
 	if c.Mem.MaxBytes == 0 {
 		c.Mem.MaxBytes = DefaultMemMax
@@ -408,6 +472,110 @@ func (c *Config) User(name string) *User {
 		}
 	}
 	return nil
+}
+
+func (c *Config) fillLimits() error {
+	l := &c.Limits
+	setInt(&l.MaxSessions, DefaultMaxSessions)
+	setInt(&l.MaxSessionsPerIP, DefaultMaxSessionsIP)
+	setDur(&l.IdleTimeout, 10*time.Minute)
+	if l.LoginGraceTime != 0 && l.HandshakeTimeout != 0 && l.LoginGraceTime != l.HandshakeTimeout {
+		return errors.New("limits.login_grace_time and limits.handshake_timeout (its older name) disagree; keep one")
+	}
+	setDur(&l.LoginGraceTime, l.HandshakeTimeout)
+	setDur(&l.LoginGraceTime, 2*time.Minute)
+	l.HandshakeTimeout = l.LoginGraceTime
+	setDur(&l.LoginFailDelay, time.Second)
+	setDur(&l.DataTimeout, time.Minute)
+	setInt(&l.MaxStartupsPerSource, 8)
+	if l.MaxStartups == "" {
+		l.MaxStartups = DefaultMaxStartups
+	}
+	st, err := ParseStartups(l.MaxStartups)
+	if err != nil {
+		return fmt.Errorf("limits.max_startups: %v", err)
+	}
+	l.Startups = st
+	if l.MaxFileBytes == 0 {
+		l.MaxFileBytes = DefaultMaxFile
+	}
+	if l.MaxFileBytes < 0 || l.MaxSessions < 0 || l.MaxSessionsPerIP < 0 || l.IdleTimeout < 0 ||
+		l.LoginGraceTime < 0 || l.LoginFailDelay < 0 || l.DataTimeout < 0 || l.MaxStartupsPerSource < 0 {
+		return errors.New("limits must not be negative")
+	}
+	return nil
+}
+
+// ParseStartups parses "start:rate:full" (or a single "full").
+func ParseStartups(s string) (Startups, error) {
+	var st Startups
+	parts := strings.Split(s, ":")
+	var v []int
+	for _, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 0 {
+			return st, fmt.Errorf("%q is not start:rate:full (three non-negative integers)", s)
+		}
+		v = append(v, n)
+	}
+	switch len(v) {
+	case 1:
+		st = Startups{Start: v[0], Rate: 100, Full: v[0]}
+	case 3:
+		st = Startups{Start: v[0], Rate: v[1], Full: v[2]}
+	default:
+		return st, fmt.Errorf("%q is not start:rate:full", s)
+	}
+	if st.Full < 1 || st.Start > st.Full || st.Rate > 100 || (st.Start == 0 && st.Full > 0 && len(v) == 3 && st.Rate == 0) {
+		return st, fmt.Errorf("%q: need 1 <= full, start <= full and rate <= 100", s)
+	}
+	return st, nil
+}
+
+func (c *Config) fillPenalties() error {
+	p := &c.Penalties
+	setInt(&p.Threshold, 20)
+	setInt(&p.ScorePassword, 2)
+	setInt(&p.ScoreUnknownUser, 4)
+	setInt(&p.ScoreNoAuth, 1)
+	setInt(&p.ScoreLimit, 2)
+	setInt(&p.MaxSources, 16384)
+	setDur(&p.Observation, 10*time.Minute)
+	setDur(&p.BanTime, time.Minute)
+	setDur(&p.MaxBanTime, time.Hour)
+	if p.Threshold < 1 || p.ScorePassword < 0 || p.ScoreUnknownUser < 0 || p.ScoreNoAuth < 0 || p.ScoreLimit < 0 ||
+		p.MaxSources < 1 || p.Observation < 0 || p.BanTime < 0 || p.MaxBanTime < p.BanTime {
+		return errors.New("penalties: threshold and max_sources must be positive, scores and times not negative, max_ban_time >= ban_time")
+	}
+	p.AllowNets = nil
+	for _, a := range p.Allow {
+		n, err := parseNet(a)
+		if err != nil {
+			return fmt.Errorf("penalties.allow: %v", err)
+		}
+		p.AllowNets = append(p.AllowNets, n)
+	}
+	return nil
+}
+
+// parseNet parses an address or a CIDR network.
+func parseNet(s string) (*net.IPNet, error) {
+	if strings.Contains(s, "/") {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or network", s)
+		}
+		return n, nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("%q is not an address or network", s)
+	}
+	bits := 128
+	if ip4 := ip.To4(); ip4 != nil {
+		ip, bits = ip4, 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
 }
 
 func setInt(p *int, d int) {
