@@ -8,7 +8,10 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-var errAuth = errors.New("authentication failed")
+var (
+	errAuth    = errors.New("authentication failed")
+	errRefused = errors.New("connection refused by a limit")
+)
 
 // Permissions extension keys.
 const (
@@ -16,43 +19,117 @@ const (
 	extFingerprint = "sluice-fingerprint"
 )
 
-func (s *Server) failed(conn ssh.ConnMetadata, method, fingerprint string) error {
-	s.audit.Info("login failed", "user", conn.User(), "remote_addr", conn.RemoteAddr().String(),
+// authConfig is the server configuration for one connection: its
+// callbacks know the connection, so they can score its source, refuse it
+// once the source is banned, and take its session slot.
+func (c *serverConn) authConfig() *ssh.ServerConfig {
+	cfg := *c.srv.sshCfg
+	cfg.PasswordCallback = c.passwordAuth
+	cfg.KeyboardInteractiveCallback = c.keyboardInteractive
+	cfg.PublicKeyCallback = c.publicKeyQuery
+	cfg.VerifiedPublicKeyCallback = c.publicKeyVerified
+	cfg.PreAuthConnCallback = func(p ssh.ServerPreAuthConn) { c.pre = p }
+	return &cfg
+}
+
+// tell sends text to the client as an authentication banner (OpenSSH
+// prints it), then closes the connection.
+func (c *serverConn) tell(msg string) {
+	if c.pre != nil {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = c.pre.SendAuthBanner("sluice: " + msg + "\r\n")
+	}
+	c.Close()
+}
+
+// banned refuses further attempts of a source banned meanwhile (by this
+// connection or another one), without evaluating them.
+func (c *serverConn) banned() bool {
+	if _, ok := c.srv.def.Banned(c.ip); ok {
+		c.srv.log.Warn("attempt from a banned source refused", "conn", c.id, "remote_addr", c.remote)
+		c.tell(policy.ErrSourceBanned.Error())
+		return true
+	}
+	return false
+}
+
+func (c *serverConn) failed(conn ssh.ConnMetadata, method, fingerprint string) error {
+	s := c.srv
+	s.audit.Info("login failed", "user", conn.User(), "remote_addr", c.remote,
 		"method", method, "key_fingerprint", fingerprint)
+	ev := policy.EventPassword
+	if s.cfg.Policy.User(conn.User()) == nil {
+		ev = policy.EventUnknownUser
+	}
+	c.scored = true
+	nowBanned := s.def.Add(c.ip, ev)
 	// Throttle: each failed attempt costs the client this long, and
 	// MaxAuthTries bounds the attempts per connection.
 	time.Sleep(s.cfg.Policy.Limits.LoginFailDelay)
+	if nowBanned {
+		c.tell(policy.ErrSourceBanned.Error())
+	}
 	return errAuth
 }
 
-func (s *Server) passwordAuth(conn ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-	if _, err := s.cfg.Policy.CheckPassword(conn.User(), string(pw)); err != nil {
-		return nil, s.failed(conn, "password", "")
+// admit takes the session slot of an authenticated connection; the
+// session limit applies only after the login, so connections that never
+// log in cannot take it.
+func (c *serverConn) admit(p *ssh.Permissions) (*ssh.Permissions, error) {
+	release, err := c.srv.sessions.Acquire(c.ip.String())
+	if err != nil {
+		c.srv.log.Warn("session refused", "conn", c.id, "remote_addr", c.remote, "reason", err)
+		c.scored = true
+		c.srv.def.Add(c.ip, policy.EventLimit)
+		n, max := c.srv.sessions.Active()
+		c.tell(err.Error() + " (" + itoa(n) + " of " + itoa(max) + " sessions in use); try again later")
+		return nil, errRefused
 	}
-	return perms("password", ""), nil
+	c.release = release
+	return p, nil
 }
 
-func (s *Server) keyboardInteractive(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+func (c *serverConn) passwordAuth(conn ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+	if c.banned() {
+		return nil, errAuth
+	}
+	if _, err := c.srv.cfg.Policy.CheckPassword(conn.User(), string(pw)); err != nil {
+		return nil, c.failed(conn, "password", "")
+	}
+	return c.admit(perms("password", ""))
+}
+
+func (c *serverConn) keyboardInteractive(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+	if c.banned() {
+		return nil, errAuth
+	}
 	// Ask even for unknown users, so the prompt reveals nothing.
 	answers, err := client("", "", []string{"Password: "}, []bool{false})
 	if err != nil {
 		return nil, err
 	}
+	if c.banned() {
+		return nil, errAuth
+	}
 	if len(answers) != 1 {
-		return nil, s.failed(conn, "keyboard-interactive", "")
+		return nil, c.failed(conn, "keyboard-interactive", "")
 	}
-	if _, err := s.cfg.Policy.CheckPassword(conn.User(), answers[0]); err != nil {
-		return nil, s.failed(conn, "keyboard-interactive", "")
+	if _, err := c.srv.cfg.Policy.CheckPassword(conn.User(), answers[0]); err != nil {
+		return nil, c.failed(conn, "keyboard-interactive", "")
 	}
-	return perms("keyboard-interactive", ""), nil
+	return c.admit(perms("keyboard-interactive", ""))
 }
 
 // publicKeyQuery answers whether a key may be used; the client has not yet
 // proved it holds the key, so nothing is logged as a login here unless the
-// key is refused.
-func (s *Server) publicKeyQuery(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-	if !s.keys[conn.User()][string(key.Marshal())] {
-		s.audit.Info("login failed", "user", conn.User(), "remote_addr", conn.RemoteAddr().String(),
+// key is refused. A refused key is not scored: clients offer every key
+// they hold, and MaxAuthTries bounds them.
+func (c *serverConn) publicKeyQuery(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if c.banned() {
+		return nil, errAuth
+	}
+	if !c.srv.keys[conn.User()][string(key.Marshal())] {
+		c.srv.audit.Info("login failed", "user", conn.User(), "remote_addr", c.remote,
 			"method", "publickey", "key_fingerprint", ssh.FingerprintSHA256(key))
 		return nil, errAuth
 	}
@@ -60,8 +137,11 @@ func (s *Server) publicKeyQuery(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.
 }
 
 // publicKeyVerified runs after the client proved it holds the key.
-func (s *Server) publicKeyVerified(conn ssh.ConnMetadata, key ssh.PublicKey, p *ssh.Permissions, _ string) (*ssh.Permissions, error) {
-	return p, nil
+func (c *serverConn) publicKeyVerified(conn ssh.ConnMetadata, key ssh.PublicKey, p *ssh.Permissions, _ string) (*ssh.Permissions, error) {
+	if c.banned() {
+		return nil, errAuth
+	}
+	return c.admit(p)
 }
 
 func perms(method, fp string) *ssh.Permissions {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/sftphandler"
 	"github.com/sluice/sluice/vfs"
 	"golang.org/x/crypto/ssh"
@@ -57,51 +58,78 @@ func (c *deadlineConn) extend() {
 // serverConn is one SSH connection. It is owned by its serve goroutine;
 // channel goroutines are owned by it and waited for before it returns.
 type serverConn struct {
-	srv *Server
-	nc  net.Conn
-	id  string
+	srv    *Server
+	nc     net.Conn
+	id     string
+	remote string
+	ip     net.IP
+
+	// Set during the handshake by the auth callbacks (the serve goroutine).
+	pre     ssh.ServerPreAuthConn
+	scored  bool   // a penalty was scored for this connection
+	release func() // the session slot, once authenticated
 
 	closeOnce sync.Once
-	channels  atomic.Int32 // session channels open; 0 means idle for Shutdown
+	channels  atomic.Int32 // session channels open
+	lastIO    atomic.Int64 // unix nanos of the last channel traffic, for Idle
 }
 
 // Close closes the connection (netserve.Conn).
 func (c *serverConn) Close() { c.closeOnce.Do(func() { c.nc.Close() }) }
 
-// Idle reports whether no session channel is open (netserve.Conn).
-func (c *serverConn) Idle() bool { return c.channels.Load() == 0 }
+// idleAfter is how long a session must have moved no SFTP bytes to count
+// as idle for Shutdown.
+const idleAfter = time.Second
+
+// Idle reports whether the connection may be closed at once (netserve.Conn):
+// no session channel, or none has moved a byte for idleAfter. An upload cut
+// that way is kept incomplete, never committed.
+func (c *serverConn) Idle() bool {
+	return c.channels.Load() == 0 || time.Since(time.Unix(0, c.lastIO.Load())) >= idleAfter
+}
 
 // Serve handles the connection (netserve.Conn).
 func (c *serverConn) Serve() {
 	s := c.srv
 	defer c.Close()
 
-	remote := c.nc.RemoteAddr().String()
-	log := s.log.With("conn", c.id, "remote_addr", remote)
-	ip := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		ip = h
-	}
-	release, err := s.sessions.Acquire(ip)
-	if err != nil {
-		// Refuse at once, before the handshake costs anything.
-		log.Warn("connection refused", "reason", err)
-		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(c.nc, "SSH-2.0-sluice\r\n")
+	_, c.ip = policy.SourceOf(c.nc.RemoteAddr())
+	c.remote = c.nc.RemoteAddr().String()
+	log := s.log.With("conn", c.id, "remote_addr", c.remote)
+	if until, ok := s.def.Banned(c.ip); ok {
+		log.Warn("connection refused", "reason", policy.ErrSourceBanned, "until", until)
+		refuse(c.nc, disconnectNotAllowed, policy.ErrSourceBanned.Error())
 		return
 	}
-	defer release()
+	releasePre, err := s.budget.Admit(c.ip)
+	if err != nil {
+		// Refuse at once, before the key exchange costs anything.
+		log.Warn("connection refused", "reason", err)
+		s.def.Add(c.ip, policy.EventLimit)
+		refuse(c.nc, disconnectTooMany, err.Error())
+		return
+	}
+	defer releasePre()
+	defer func() {
+		if c.release != nil {
+			c.release()
+		}
+	}()
 
 	lim := s.cfg.Policy.Limits
 	dc := &deadlineConn{Conn: c.nc}
-	dc.SetDeadline(time.Now().Add(lim.HandshakeTimeout))
-	sconn, chans, reqs, err := ssh.NewServerConn(dc, s.sshCfg)
+	dc.SetDeadline(time.Now().Add(lim.LoginGraceTime))
+	sconn, chans, reqs, err := ssh.NewServerConn(dc, c.authConfig())
 	if err != nil {
+		if !c.scored {
+			s.def.Add(c.ip, policy.EventNoAuth)
+		}
 		if !errors.Is(err, io.EOF) {
-			log.Debug("handshake failed", "error", err)
+			log.Info("handshake failed", "error", err)
 		}
 		return
 	}
+	releasePre()
 	defer sconn.Close()
 	dc.setIdle(lim.IdleTimeout)
 
@@ -110,18 +138,18 @@ func (c *serverConn) Serve() {
 		return
 	}
 	ext := sconn.Permissions.Extensions
-	s.audit.Info("login", "user", user.Name, "remote_addr", remote, "method", ext[extMethod],
+	s.audit.Info("login", "user", user.Name, "remote_addr", c.remote, "method", ext[extMethod],
 		"key_fingerprint", ext[extFingerprint], "client", string(sconn.ClientVersion()))
 	start := time.Now()
-	s.audit.Info("session start", "user", user.Name, "session", c.id, "remote_addr", remote)
+	s.audit.Info("session start", "user", user.Name, "session", c.id, "remote_addr", c.remote)
 	defer func() {
-		s.audit.Info("session end", "user", user.Name, "session", c.id, "remote_addr", remote,
+		s.audit.Info("session end", "user", user.Name, "session", c.id, "remote_addr", c.remote,
 			"duration", time.Since(start))
 	}()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sess := &vfs.Session{User: user, ID: "ssh-" + c.id, Remote: remote}
+	sess := &vfs.Session{User: user, ID: "ssh-" + c.id, Remote: c.remote}
 	opt := sftphandler.Options{
 		WinSCPCompat: winscpCompat(s.cfg.Policy.SSH.WinSCPSetstat, string(sconn.ClientVersion())),
 		Logger:       s.log.Named("sftp").With("conn", c.id, "user", user.Name),
@@ -170,6 +198,7 @@ func (c *serverConn) Serve() {
 			continue
 		}
 		wg.Add(1)
+		c.lastIO.Store(time.Now().UnixNano())
 		c.channels.Add(1)
 		go func() {
 			defer wg.Done()
@@ -204,7 +233,9 @@ func (c *serverConn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *s
 			if req.Type == "subsystem" && !started && subsystemName(req.Payload) == "sftp" {
 				started = true
 				req.Reply(true, nil)
-				go func() { done <- sftphandler.Serve(ctx, &exitChannel{Channel: ch}, c.srv.cfg.Store, sess, opt) }()
+				go func() {
+					done <- sftphandler.Serve(ctx, &exitChannel{Channel: ch, lastIO: &c.lastIO}, c.srv.cfg.Store, sess, opt)
+				}()
 				continue
 			}
 			// shell, exec, pty-req, env, x11-req, auth-agent-req@openssh.com …
@@ -223,9 +254,22 @@ func (c *serverConn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *s
 
 // exitChannel sends exit-status 0 before closing: OpenSSH scp reports
 // failure without one.
+// It also records when it last moved bytes (Idle).
 type exitChannel struct {
 	ssh.Channel
-	once sync.Once
+	lastIO *atomic.Int64
+	once   sync.Once
+}
+
+func (c *exitChannel) Read(p []byte) (int, error) {
+	n, err := c.Channel.Read(p)
+	c.lastIO.Store(time.Now().UnixNano())
+	return n, err
+}
+
+func (c *exitChannel) Write(p []byte) (int, error) {
+	c.lastIO.Store(time.Now().UnixNano())
+	return c.Channel.Write(p)
 }
 
 func (c *exitChannel) Close() error {

@@ -33,6 +33,12 @@ type Config struct {
 	// Sessions is shared with the other front ends; nil makes one from
 	// Policy.Limits.
 	Sessions *policy.SessionLimiter
+	// Budget is this front end's pre-authentication budget; nil makes one
+	// from Policy.Limits.
+	Budget *policy.Budget
+	// Defender holds the per-source penalties shared with the other
+	// front ends; nil makes one from Policy.Penalties.
+	Defender *policy.Defender
 	Logger   hclog.Logger // nil discards
 	Audit    hclog.Logger // the "audit" logger; nil discards
 }
@@ -58,6 +64,8 @@ type Server struct {
 	log      hclog.Logger
 	audit    hclog.Logger
 	sessions *policy.SessionLimiter
+	budget   *policy.Budget
+	def      *policy.Defender
 	nextID   atomic.Uint64
 	net      *netserve.Server
 }
@@ -75,7 +83,15 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		audit:    cfg.Audit,
 		sessions: cfg.Sessions,
+		budget:   cfg.Budget,
+		def:      cfg.Defender,
 		keys:     map[string]map[string]bool{},
+	}
+	if s.def == nil {
+		s.def = policy.NewDefender(cfg.Policy.Penalties)
+	}
+	if s.budget == nil {
+		s.budget = policy.NewBudget(cfg.Policy.Limits, s.def.Allowed)
 	}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
@@ -107,13 +123,10 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) serverConfig() *ssh.ServerConfig {
 	p := s.cfg.Policy
 	c := &ssh.ServerConfig{
-		MaxAuthTries:                p.SSH.MaxAuthTries,
-		PasswordCallback:            s.passwordAuth,
-		PublicKeyCallback:           s.publicKeyQuery,
-		VerifiedPublicKeyCallback:   s.publicKeyVerified,
-		KeyboardInteractiveCallback: s.keyboardInteractive,
-		PublicKeyAuthAlgorithms:     pubkeyAlgos,
-		ServerVersion:               "SSH-2.0-sluice",
+		MaxAuthTries: p.SSH.MaxAuthTries,
+		// The auth callbacks are set per connection (authConfig).
+		PublicKeyAuthAlgorithms: pubkeyAlgos,
+		ServerVersion:           "SSH-2.0-sluice",
 	}
 	c.KeyExchanges = kexAlgos
 	c.Ciphers = append([]string(nil), ciphers...)

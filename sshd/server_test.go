@@ -220,7 +220,7 @@ func TestOnlySFTPSubsystem(t *testing.T) {
 
 func TestHandshakeAndIdleDeadlines(t *testing.T) {
 	f := start(t, func(c *policy.Config) {
-		c.Limits.HandshakeTimeout = 200 * time.Millisecond
+		c.Limits.LoginGraceTime = 200 * time.Millisecond
 		c.Limits.IdleTimeout = 300 * time.Millisecond
 	})
 	// A peer that never speaks is cut off after the handshake deadline.
