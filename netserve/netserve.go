@@ -5,6 +5,14 @@
 // Each connection runs in its own goroutine, owned by the Server and
 // waited for by Shutdown and Close; a panic in it is logged with its stack
 // and closes only that connection.
+//
+// An accept error does not stop the server, as in net/http's
+// Server.Serve: running out of file descriptors (EMFILE, ENFILE), a
+// connection reset before it was accepted (ECONNABORTED) or a kernel short
+// of buffers (ENOBUFS) is transient, and a front end whose Serve returned
+// would take the process, and the other front end, with it. Serve logs
+// the error, waits 5 ms, doubling to 1 s while the errors go on, and
+// accepts again.
 package netserve
 
 import (
@@ -40,23 +48,37 @@ type Conn interface {
 type Server struct {
 	newConn func(net.Conn) Conn
 	log     hclog.Logger
+	// pause waits d after an accept error, or until done is closed, and
+	// reports whether d passed. New sets sleep; tests replace it.
+	pause func(d time.Duration, done <-chan struct{}) bool
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
 	conns     map[Conn]bool
 	closed    bool
+	done      chan struct{}  // closed with closed: wakes Serve's accept backoff
 	wg        sync.WaitGroup // one per connection goroutine
 }
+
+// net/http's accept backoff.
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+)
 
 // New returns a Server that wraps each accepted connection with newConn.
 func New(newConn func(net.Conn) Conn, log hclog.Logger) *Server {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Server{newConn: newConn, log: log, listeners: map[net.Listener]bool{}, conns: map[Conn]bool{}}
+	return &Server{newConn: newConn, log: log, pause: sleep,
+		listeners: map[net.Listener]bool{}, conns: map[Conn]bool{}, done: make(chan struct{})}
 }
 
-// Serve accepts connections on l until Shutdown or Close.
+// Serve accepts connections on l until Shutdown or Close, then returns
+// ErrServerClosed. Accept errors are retried after a growing delay (see
+// the package documentation); only a listener closed by someone else
+// (net.ErrClosed while the server is open) ends Serve with that error.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
@@ -77,14 +99,15 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			delay = min(max(2*delay, minAcceptDelay), maxAcceptDelay)
+			s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
+			if !s.pause(delay, s.done) {
+				return ErrServerClosed
+			}
+			continue
 		}
 		delay = 0
 		c := s.newConn(nc)
@@ -93,6 +116,20 @@ func (s *Server) Serve(l net.Listener) error {
 			return ErrServerClosed
 		}
 		go s.run(c)
+	}
+}
+
+// sleep waits d or until done is closed; it reports whether d passed.
+// Close and Shutdown close done, so a Serve in its accept backoff returns
+// at once.
+func sleep(d time.Duration, done <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-done:
+		return false
 	}
 }
 
@@ -135,7 +172,10 @@ func (s *Server) isClosed() bool {
 func (s *Server) closeListeners() []Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}
