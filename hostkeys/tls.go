@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sluice/sluice/atomicfile"
@@ -29,7 +32,7 @@ import (
 // TLS 1.3's suites are all AEAD.
 func LoadTLS(certFile, keyFile, dir string, ips ...net.IP) (*tls.Config, error) {
 	if certFile == "" {
-		certFile, keyFile = filepath.Join(dir, "ftp-tls.crt"), filepath.Join(dir, "ftp-tls.key")
+		certFile, keyFile = TLSCertPath("", dir), filepath.Join(dir, "ftp-tls.key")
 		if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
 			if err := generateCert(certFile, keyFile, ips); err != nil {
 				return nil, fmt.Errorf("ftp tls: %w", err)
@@ -41,6 +44,57 @@ func LoadTLS(certFile, keyFile, dir string, ips ...net.IP) (*tls.Config, error) 
 		return nil, fmt.Errorf("ftp tls: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: aeadSuites}, nil
+}
+
+// TLSCertPath is the certificate file LoadTLS reads for the same
+// certFile and dir.
+func TLSCertPath(certFile, dir string) string {
+	if certFile != "" {
+		return certFile
+	}
+	return filepath.Join(dir, "ftp-tls.crt")
+}
+
+// CertFingerprint returns the SHA-256 of a DER certificate in two forms:
+// "SHA256:" and unpadded base64, as ssh-keygen and ssh.FingerprintSHA256
+// write key fingerprints, and colon-separated upper-case hex, as
+// `openssl x509 -fingerprint -sha256` and browsers show it.
+func CertFingerprint(der []byte) (b64, hex string) {
+	sum := sha256.Sum256(der)
+	var h strings.Builder
+	for i, b := range sum {
+		if i > 0 {
+			h.WriteByte(':')
+		}
+		fmt.Fprintf(&h, "%02X", b)
+	}
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), h.String()
+}
+
+// ParseCertificates returns the certificates of the PEM "CERTIFICATE"
+// blocks in data, in order. Other blocks (a private key in the same file)
+// are skipped; a CERTIFICATE block that does not parse, or no certificate
+// at all, is an error.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block")
+	}
+	return certs, nil
 }
 
 // aeadSuites are the TLS 1.2 suites offered: forward secret and AEAD.
