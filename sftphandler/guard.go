@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -20,6 +23,12 @@ import (
 // Read is called only by the library's receive loop; Write by its workers,
 // serialized by the library. The guard's own replies are written from
 // Read. Lock order: wmu before mu; neither is held while reading.
+//
+// The guard parses what the client sends. Write runs on the library's
+// reply goroutine, which has no recover, so a panic there would end the
+// process: a panic in Read or Write is logged with its stack and becomes
+// an error that ends this session only (see recoverTo). For that, nothing
+// that can panic runs while mu is held without a deferred Unlock.
 type guard struct {
 	ch  io.ReadWriteCloser
 	r   *bufio.Reader
@@ -37,6 +46,10 @@ type guard struct {
 	inflight map[uint32]byte // forwarded request id → type, until its reply
 	drained  *sync.Cond      // on mu: a reply came, or the guard closed
 	closed   bool
+
+	// failed is set once, by the first panic recovered in Read or Write;
+	// from then on both return it.
+	failed atomic.Pointer[guardPanic]
 
 	wmu  sync.Mutex
 	wbuf []byte // reply bytes until a whole frame is present
@@ -67,8 +80,54 @@ func newGuard(ch io.ReadWriteCloser, log hclog.Logger) *guard {
 	return g
 }
 
+// guardPanic is the error that ends a session whose guard panicked.
+type guardPanic struct {
+	op    string // "read" or "write"
+	value any
+}
+
+func (e *guardPanic) Error() string {
+	return fmt.Sprintf("sftp: panic in the wire guard's %s: %v", e.op, e.value)
+}
+
+// recoverTo, deferred by Read and Write, turns a panic into *err: it logs
+// the stack, closes the channel, which ends the library's receive loop
+// and so the session, and wakes a Read waiting in waitInflight. Read and
+// Write fail from then on. Write's error alone would not do: the library
+// ignores the errors of its replies.
+func (g *guard) recoverTo(op string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	g.log.Error("panic in the sftp wire guard: closing the session", "op", op, "panic", r, "stack", string(debug.Stack()))
+	g.failed.CompareAndSwap(nil, &guardPanic{op: op, value: r})
+	*err = g.failed.Load()
+	g.mu.Lock()
+	g.closed = true
+	g.drained.Broadcast()
+	g.mu.Unlock()
+	g.ch.Close()
+}
+
 // Read hands the library the next frame that it should see.
-func (g *guard) Read(p []byte) (int, error) {
+func (g *guard) Read(p []byte) (n int, err error) {
+	defer g.recoverTo("read", &err)
+	if f := g.failed.Load(); f != nil {
+		return 0, f
+	}
+	n, err = g.read(p)
+	if err != nil {
+		if f := g.failed.Load(); f != nil {
+			// The channel was closed because Write panicked: that is
+			// why the session ends.
+			return n, f
+		}
+	}
+	return n, err
+}
+
+func (g *guard) read(p []byte) (int, error) {
 	if len(g.pending) == 0 && g.stream > 0 {
 		n, err := g.r.Read(p[:min(len(p), g.stream)])
 		g.stream -= n
@@ -372,7 +431,11 @@ func (g *guard) reply(frame []byte) error {
 
 // Write receives the library's reply bytes (a header and a payload per
 // packet) and passes each complete frame on in one Write.
-func (g *guard) Write(p []byte) (int, error) {
+func (g *guard) Write(p []byte) (n int, err error) {
+	defer g.recoverTo("write", &err)
+	if f := g.failed.Load(); f != nil {
+		return 0, f
+	}
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.wbuf = append(g.wbuf, p...)
@@ -397,19 +460,7 @@ func (g *guard) outbound(frame []byte) []byte {
 		return frame
 	}
 	typ, id := frame[4], binary.BigEndian.Uint32(frame[5:9])
-	g.mu.Lock()
-	reqType := g.inflight[id]
-	delete(g.inflight, id)
-	g.drained.Signal()
-	mode, opening := g.opening[id]
-	delete(g.opening, id)
-	if typ == fxpHandle && opening {
-		d := decoder{b: frame[9:]}
-		if h := d.str(); d.err == nil {
-			g.handles[h] = mode
-		}
-	}
-	g.mu.Unlock()
+	reqType := g.answered(typ, id, frame)
 	if typ != fxpStatus {
 		return frame
 	}
@@ -423,6 +474,25 @@ func (g *guard) outbound(frame []byte) []byte {
 		return statusFrame(id, code, text)
 	}
 	return frame
+}
+
+// answered records the reply frame of type typ to request id and returns
+// the request's type.
+func (g *guard) answered(typ byte, id uint32, frame []byte) (reqType byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	reqType = g.inflight[id]
+	delete(g.inflight, id)
+	g.drained.Signal()
+	mode, opening := g.opening[id]
+	delete(g.opening, id)
+	if typ == fxpHandle && opening {
+		d := decoder{b: frame[9:]}
+		if h := d.str(); d.err == nil {
+			g.handles[h] = mode
+		}
+	}
+	return reqType
 }
 
 // Close closes the channel.

@@ -1,0 +1,143 @@
+package sftphandler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// panicRWC is a channel whose Read or Write panics on its call number
+// readAt or writeAt (1 = the first; 0 = never). The guard calls both
+// under the library's goroutines, so a panic there stands for one in the
+// guard's own parsing: the same recover must catch it.
+type panicRWC struct {
+	*pipeRWC
+	readAt, writeAt int32
+	reads, writes   atomic.Int32
+}
+
+func (c *panicRWC) Read(b []byte) (int, error) {
+	if c.reads.Add(1) == c.readAt {
+		panic("test panic reading the channel")
+	}
+	return c.pipeRWC.Read(b)
+}
+
+func (c *panicRWC) Write(b []byte) (int, error) {
+	if c.writes.Add(1) == c.writeAt {
+		panic("test panic writing the channel")
+	}
+	return c.pipeRWC.Write(b)
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from several
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestGuardPanic: a panic in the wire guard's Read (the library's receive
+// loop) or Write (the library's reply goroutine, which has no recover)
+// ends that session with an error and logs the stack at error level; the
+// process goes on.
+func TestGuardPanic(t *testing.T) {
+	tests := []struct {
+		name            string
+		readAt, writeAt int32
+		op              string
+	}{
+		{"read", 1, 0, "read"},
+		{"guard's own reply", 0, 1, "read"}, // the INIT reply, written from Read
+		{"library's reply", 0, 2, "write"},  // the REALPATH reply, through Write
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 1<<20)
+			var logs syncBuffer
+			log := hclog.New(&hclog.LoggerOptions{Name: "sftp", Level: hclog.Debug,
+				Output: io.MultiWriter(&logs, testWriter{t})})
+			sr, cw := io.Pipe()
+			cr, sw := io.Pipe()
+			ch := &panicRWC{pipeRWC: &pipeRWC{r: sr, w: sw}, readAt: tt.readAt, writeAt: tt.writeAt}
+			done := make(chan error, 1)
+			go func() { done <- Serve(context.Background(), ch, e.fs, supervisor(), Options{Logger: log}) }()
+			go io.Copy(io.Discard, cr) // the client reads whatever comes
+			t.Cleanup(func() { cw.Close(); cr.Close() })
+			go func() {
+				// The client's requests; the pipe fails once the session
+				// has ended, which is expected.
+				cw.Write(pkt(fxpInit, 3))
+				cw.Write(pkt(fxpRealpath, uint32(1), "/"))
+			}()
+
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(replyTimeout):
+				t.Fatalf("Serve did not return within %v after the panic", replyTimeout)
+			}
+			var gp *guardPanic
+			if !errors.As(err, &gp) {
+				t.Fatalf("Serve: got %v, want the guard's panic", err)
+			}
+			if gp.op != tt.op {
+				t.Errorf("panic in %s, want %s", gp.op, tt.op)
+			}
+			out := logs.String()
+			if !strings.Contains(out, "[ERROR] sftp: panic in the sftp wire guard") {
+				t.Errorf("no error-level log of the panic:\n%s", out)
+			}
+			if !strings.Contains(out, "sftphandler.(*guard).recoverTo") || !strings.Contains(out, "panicRWC") {
+				t.Errorf("the log has no stack of the panic:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestGuardAfterPanic: once the guard has panicked, Read and Write fail
+// with that panic and touch nothing.
+func TestGuardAfterPanic(t *testing.T) {
+	sr, _ := io.Pipe()
+	_, sw := io.Pipe()
+	ch := &panicRWC{pipeRWC: &pipeRWC{r: sr, w: sw}, readAt: 1}
+	g := newGuard(ch, testLogger(t))
+	buf := make([]byte, 64)
+	n, err := g.Read(buf)
+	var gp *guardPanic
+	if n != 0 || !errors.As(err, &gp) {
+		t.Fatalf("Read: got %d, %v, want 0 and the panic", n, err)
+	}
+	if n, err := g.Read(buf); n != 0 || !errors.Is(err, gp) {
+		t.Errorf("Read after the panic: got %d, %v, want 0, %v", n, err, gp)
+	}
+	if n, err := g.Write(pkt(fxpStatus, uint32(1), uint32(0), "", "")); n != 0 || !errors.Is(err, gp) {
+		t.Errorf("Write after the panic: got %d, %v, want 0, %v", n, err, gp)
+	}
+	if got := ch.reads.Load(); got != 1 {
+		t.Errorf("channel read %d times, want 1", got)
+	}
+	if got := ch.writes.Load(); got != 0 {
+		t.Errorf("channel written %d times, want 0", got)
+	}
+}
