@@ -2,6 +2,7 @@ package ftpgateway
 
 import (
 	"bufio"
+	"fmt"
 	"crypto/md5"
 	"encoding/binary"
 	"hash"
@@ -211,6 +212,13 @@ func (c *session) cmdPASS(arg string) bool {
 		return false
 	}
 	s := c.srv
+	if _, banned := s.def.Banned(c.peerIP); banned {
+		// Banned meanwhile (by this connection or another one): the
+		// password is not even evaluated.
+		c.log.Warn("login from a banned source refused")
+		c.refuse(capital(policy.ErrSourceBanned.Error()) + ".")
+		return true
+	}
 	u, err := s.pol.CheckPassword(c.userName, arg)
 	if err != nil && s.pol.FTP.Anonymous && (strings.EqualFold(c.userName, "anonymous") || strings.EqualFold(c.userName, "ftp")) {
 		u, err = &policy.User{Name: "anonymous", Level: policy.Viewer}, nil
@@ -219,15 +227,40 @@ func (c *session) cmdPASS(arg string) bool {
 		c.failures++
 		s.count(func(st *stats) { st.failedLogins++ })
 		s.audit.Info("login failed", "user", c.userName, "remote_addr", c.remote, "method", "ftp-password")
+		ev := policy.EventPassword
+		if s.pol.User(c.userName) == nil {
+			ev = policy.EventUnknownUser
+		}
+		c.scored = true
+		banned := s.def.Add(c.peerIP, ev)
 		time.Sleep(s.pol.Limits.LoginFailDelay)
 		c.send(replyLoginRefused)
-		if c.failures >= s.pol.FTP.MaxLoginFailures {
+		switch {
+		case banned:
+			c.refuse(capital(policy.ErrSourceBanned.Error()) + ".")
+			return true
+		case c.failures >= s.pol.FTP.MaxLoginFailures:
 			c.log.Warn("too many failed logins; closing", "failures", c.failures)
-			c.send(replyServiceNA) // D21
+			c.refuse(whyFailures) // D21
 			return true
 		}
 		return false
 	}
+	// The session limit applies from the login on: connections that never
+	// log in cannot take its slots.
+	release, err := s.sessions.Acquire(c.peerIP.String())
+	if err != nil {
+		n, max := s.sessions.Active()
+		c.log.Warn("session refused", "reason", err)
+		s.count(func(st *stats) { st.refused++ })
+		c.scored = true
+		s.def.Add(c.peerIP, policy.EventLimit)
+		c.refuse(fmt.Sprintf("%s (%d of %d sessions in use); try again later.", capital(err.Error()), n, max))
+		return true
+	}
+	c.releaseSess = release
+	c.releasePre()
+	c.releasePre, c.loginBy = nil, time.Time{}
 	c.user = u
 	c.vs = &vfs.Session{User: u, ID: "ftp-" + c.id, Remote: c.remote}
 	c.mu.Lock()
@@ -292,7 +325,20 @@ func (c *session) cmdREIN(string) bool {
 	if c.vs != nil {
 		c.srv.audit.Info("session end", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)
 	}
-	c.userName, c.user, c.vs, c.failures = "", nil, nil, 0
+	// The failures stay: REIN must not buy new guesses.
+	c.userName, c.user, c.vs = "", nil, nil
+	if c.releaseSess != nil {
+		// Logged out: back to the pre-authentication budget and a new
+		// login deadline.
+		c.releaseSess()
+		c.releaseSess = nil
+		release, err := c.srv.budget.Admit(c.peerIP)
+		if err != nil {
+			c.refuse(capital(err.Error()) + ".")
+			return true
+		}
+		c.releasePre, c.loginBy = release, time.Now().Add(c.srv.pol.Limits.LoginGraceTime)
+	}
 	c.mu.Lock()
 	c.whoName = ""
 	c.mu.Unlock()

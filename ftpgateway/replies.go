@@ -95,6 +95,16 @@ const (
 	// it, then closes, when the server is full, after too many failed
 	// logins, and at shutdown.
 	replyServiceNA reply = "421 Service not available."
+	// replyServiceNAWhy precedes replyServiceNA with the reason (a limit, a
+	// ban, the login deadline, shutdown): %s = the reason.
+	replyServiceNAWhy reply = "421-%s"
+)
+
+// Reasons given in replyServiceNAWhy.
+const (
+	whyLoginTime = "Login time exceeded."
+	whyFailures  = "Too many failed logins."
+	whyShutdown  = "The server is shutting down."
 )
 
 // Any command, and commands the server does not know (§1.4.3 "Possible new
@@ -251,6 +261,7 @@ const (
 // Direct, Immediate, Keepalive, Reply, Reload, Savebuffer, Checks.
 const (
 	replyStatServer     reply = "211-Server Status: %s"                    // %s = wordReady, or wordBusy during a transfer
+	replyStatPreLogin   reply = "211 Server Status: %s"                    // before the login: nothing else is revealed
 	replyStatTransfer   reply = "211-Transfer : %s %s, %d bytes processed" // sluice, only during a transfer: command, path, bytes so far
 	replyStatDirect     reply = "211-Direct mode : %s"                     // wordOn / wordOff
 	replyStatImmediate  reply = "211-Immediate : %s"                       // wordOn / wordOff

@@ -82,10 +82,8 @@ func TestLoginFailuresClose(t *testing.T) {
 		c.want("USER root", "331 User name accepted, password needed.")
 		c.want(fmt.Sprintf("PASS wrong%d", i), "530 User login refused.")
 	}
-	// RFC 959 §4.2: a server closing the connection may say 421 first.
-	if r, err := c.tryRead(); err == nil && r.String() != "421 Service not available." {
-		t.Errorf("after 3 bad passwords: got %q, want 421 or the close", r)
-	}
+	// RFC 959 §4.2: a server closing the connection says 421 first.
+	c.wantRead("after 3 bad passwords", "421-Too many failed logins.", "421 Service not available.")
 	c.wantEOF("after 3 bad passwords")
 
 	// The count is per connection; a good login resets nothing that
@@ -97,14 +95,19 @@ func TestLoginFailuresClose(t *testing.T) {
 	c.want("PASS "+testPassword, "230 User login successful.")
 }
 
-// TestMaxSessions: when the server is full, a new connection reads 421
-// and is closed; a freed slot is reused.
+// TestMaxSessions: the session limit counts logged-in sessions; when it is
+// full, a login reads 421 with the reason and is closed; a freed slot is
+// reused. Connections that have not logged in take no session slot.
 func TestMaxSessions(t *testing.T) {
 	e := newTestEnv(t, tOpts{limits: "login_fail_delay = \"10ms\"\nmax_sessions = 1"})
 	first := e.dialRaw(t)
 	first.wantRead("banner", "220 FTP server ready, 1 active clients of 1 simultaneous clients allowed.")
+	first.want("USER root", "331 User name accepted, password needed.")
+	first.want("PASS "+testPassword, "230 User login successful.")
 	second := e.dialRaw(t)
-	second.wantRead("second connection", "421 Service not available.")
+	second.wantRead("second connection", "220 FTP server ready, 2 active clients of 1 simultaneous clients allowed.")
+	second.want("USER root", "331 User name accepted, password needed.")
+	second.want("PASS "+testPassword, "421-Too many sessions (1 of 1 sessions in use); try again later.", "421 Service not available.")
 	second.wantEOF("second connection")
 	first.want("QUIT", "221 Goodbye.")
 	first.wantEOF("QUIT")
@@ -112,8 +115,10 @@ func TestMaxSessions(t *testing.T) {
 	deadline := time.Now().Add(testTimeout)
 	for {
 		c := e.dialRaw(t)
-		r := c.read()
-		if r.code == 220 {
+		c.read()
+		c.want("USER root", "331 User name accepted, password needed.")
+		r := c.cmd("PASS " + testPassword)
+		if r.code == 230 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -59,6 +59,12 @@ type Config struct {
 	Store  Store
 	// Sessions is shared with the other front ends; nil makes one.
 	Sessions *policy.SessionLimiter
+	// Budget is this front end's pre-authentication budget; nil makes one
+	// from Policy.Limits.
+	Budget *policy.Budget
+	// Defender holds the per-source penalties shared with the other
+	// front ends; nil makes one from Policy.Penalties.
+	Defender *policy.Defender
 	// TLS enables AUTH TLS (explicit FTPS); nil refuses it.
 	TLS    *tls.Config
 	Logger hclog.Logger // nil discards
@@ -75,7 +81,12 @@ type Server struct {
 	log      hclog.Logger
 	audit    hclog.Logger
 	sessions *policy.SessionLimiter
+	budget   *policy.Budget
+	def      *policy.Defender
 	net      *netserve.Server
+	// shutting is set by Shutdown and Close: a session closed then is
+	// told 421 first.
+	shutting atomic.Bool
 	// dataTLS is cfg.TLS for data connections: no session tickets. A TLS
 	// 1.3 server sends tickets after the handshake; a client that closes
 	// its upload socket without reading them (netkit ftp-ssl) makes its
@@ -137,7 +148,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("ftpgateway: Policy and Store are required")
 	}
 	s := &Server{cfg: cfg, pol: cfg.Policy, log: cfg.Logger, audit: cfg.Audit, sessions: cfg.Sessions,
-		started: time.Now(), clients: map[*session]bool{}}
+		budget: cfg.Budget, def: cfg.Defender, started: time.Now(), clients: map[*session]bool{}}
+	if s.def == nil {
+		s.def = policy.NewDefender(cfg.Policy.Penalties)
+	}
+	if s.budget == nil {
+		s.budget = policy.NewBudget(cfg.Policy.Limits, s.def.Allowed)
+	}
 	if cfg.TLS != nil {
 		s.dataTLS = cfg.TLS.Clone()
 		s.dataTLS.SessionTicketsDisabled = true
@@ -165,16 +182,28 @@ func (s *Server) Serve(l net.Listener) error { return s.net.Serve(l) }
 
 // Shutdown stops accepting, closes idle sessions and waits for transfers
 // to end; when ctx ends first it closes everything and returns ctx's error.
-func (s *Server) Shutdown(ctx context.Context) error { return s.net.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	return s.net.Shutdown(ctx)
+}
 
 // Close closes everything and waits for the connection goroutines.
-func (s *Server) Close() error { return s.net.Close() }
+func (s *Server) Close() error {
+	s.shutting.Store(true)
+	return s.net.Close()
+}
 
 func (s *Server) addClient(c *session) {
 	s.mu.Lock()
 	s.clients[c] = true
 	s.stats.sessions++
 	s.mu.Unlock()
+}
+
+func (s *Server) clientCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
 }
 
 func (s *Server) removeClient(c *session) {

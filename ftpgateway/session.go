@@ -44,8 +44,15 @@ type session struct {
 	userName string // from USER
 	user     *policy.User
 	vs       *vfs.Session
-	failures int
+	failures int // failed passwords on this connection; REIN keeps them
 	tlsOn    bool
+
+	// Admission: the pre-authentication slot until the login, then the
+	// session slot (Serve's goroutine).
+	releasePre  func()
+	releaseSess func()
+	loginBy     time.Time // the login deadline; zero once logged in
+	scored      bool      // a penalty was scored for this connection
 	protP    bool // PROT P: data connections use TLS
 	pbsz     bool
 
@@ -105,7 +112,33 @@ func (c *session) resetSettings() {
 func (c *session) closing() bool { return c.ending.Load() }
 
 func (c *session) Close() {
-	c.closeOnce.Do(func() { c.raw.Close() })
+	c.closeOnce.Do(func() {
+		if c.srv.shutting.Load() {
+			// At shutdown the client is told, not just disconnected.
+			c.refuse(whyShutdown)
+		}
+		c.raw.Close()
+	})
+}
+
+// refuse sends the reason and the manual's 421, bounded in time.
+func (c *session) refuse(why string) {
+	c.wmu.Lock()
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.wmu.Unlock()
+	c.sendLines(line1(replyServiceNAWhy, why), string(replyServiceNA))
+}
+
+// refuseConn is refuse before the session has started: the client's first
+// bytes are drained briefly, so that closing does not reset the
+// connection before the client has read the reason.
+func (c *session) refuseConn(why string) {
+	c.refuse(why)
+	if tc, ok := c.raw.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	c.raw.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, 64<<10))
 }
 
 // Idle reports whether no transfer runs (netserve.Conn).
@@ -137,7 +170,12 @@ func (c *session) sendLines(lines ...string) {
 		c.w.WriteString(sanitize(l))
 		c.w.WriteString("\r\n")
 	}
-	c.w.Flush()
+	// A client that sends commands and never reads the replies is
+	// disconnected after the inactivity time, not held forever.
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.pol.FTP.InactivityTimer))
+	if err := c.w.Flush(); err != nil {
+		c.raw.Close()
+	}
 }
 
 // sanitize keeps a reply on one line whatever a file name holds.
@@ -209,27 +247,43 @@ func (c *session) Serve() {
 		}
 	}()
 	defer c.Close()
-	ip := c.remote
-	if c.peerIP != nil {
-		ip = c.peerIP.String()
-	}
-	release, err := s.sessions.Acquire(ip)
-	if err != nil {
-		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		c.send(replyServiceNA)
+	if until, ok := s.def.Banned(c.peerIP); ok {
 		s.count(func(st *stats) { st.refused++ })
-		c.log.Warn("connection refused", "reason", err)
+		c.log.Warn("connection refused", "reason", policy.ErrSourceBanned, "until", until)
+		c.refuseConn(capital(policy.ErrSourceBanned.Error()) + ".")
 		return
 	}
-	defer release()
+	releasePre, err := s.budget.Admit(c.peerIP)
+	if err != nil {
+		s.count(func(st *stats) { st.refused++ })
+		c.log.Warn("connection refused", "reason", err)
+		s.def.Add(c.peerIP, policy.EventLimit)
+		c.refuseConn(capital(err.Error()) + ".")
+		return
+	}
+	c.releasePre = releasePre
+	c.loginBy = time.Now().Add(s.pol.Limits.LoginGraceTime)
+	defer func() {
+		if c.releasePre != nil {
+			c.releasePre()
+			if !c.scored {
+				s.def.Add(c.peerIP, policy.EventNoAuth)
+			}
+		}
+		if c.releaseSess != nil {
+			c.releaseSess()
+		}
+	}()
 	s.addClient(c)
 	defer s.removeClient(c)
 	defer c.data.close()
 	defer c.abortTransfer()
 	defer c.ending.Store(true) // runs before abortTransfer
 
-	n, max := s.sessions.Active()
-	c.send(replyBanner, n, max)
+	// The manual's "N active clients": the FTP clients connected now, this
+	// one included; "of M": the session limit.
+	_, max := s.sessions.Active()
+	c.sendBanner(s.clientCount(), max)
 
 	lines := make(chan line)
 	ack := make(chan struct{})
@@ -237,7 +291,7 @@ func (c *session) Serve() {
 	defer close(done)
 	go c.readLines(lines, ack, done)
 
-	timer := time.NewTimer(s.pol.FTP.InactivityTimer)
+	timer := time.NewTimer(c.untilTimeout())
 	defer timer.Stop()
 	for {
 		select {
@@ -252,14 +306,22 @@ func (c *session) Serve() {
 			if quit {
 				return
 			}
-			// The idle time counts from the reply, not from the command.
-			timer.Reset(s.pol.FTP.InactivityTimer)
+			// The idle time counts from the reply, not from the command;
+			// before the login, never past the login deadline.
+			timer.Reset(c.untilTimeout())
 			select {
 			case ack <- struct{}{}:
 			case <-done:
 				return
 			}
 		case <-timer.C:
+			if !c.loginBy.IsZero() && !time.Now().Before(c.loginBy) {
+				c.log.Info("login time exceeded")
+				c.scored = true
+				s.def.Add(c.peerIP, policy.EventNoAuth)
+				c.refuse(whyLoginTime)
+				return
+			}
 			if !c.Idle() {
 				timer.Reset(s.pol.FTP.InactivityTimer) // never during a transfer
 				continue
@@ -269,6 +331,27 @@ func (c *session) Serve() {
 			return
 		}
 	}
+}
+
+// sendBanner sends the manual's 220 greeting.
+func (c *session) sendBanner(n, max int) { c.send(replyBanner, n, max) }
+
+// untilTimeout is the time to the inactivity timeout, or to the login
+// deadline if that comes first.
+func (c *session) untilTimeout() time.Duration {
+	d := c.srv.pol.FTP.InactivityTimer
+	if !c.loginBy.IsZero() {
+		d = min(d, max(time.Until(c.loginBy), 0))
+	}
+	return d
+}
+
+// capital starts an error text with a capital letter.
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // handle runs one line; it reports whether the session ends.

@@ -561,6 +561,11 @@ func (c *session) cmdSTAT(arg string) bool {
 		c.send(replyNotImplParam) // D6: STAT with an argument
 		return false
 	}
+	if c.user == nil {
+		// Before the login STAT reveals no mode and no check.
+		c.send(replyStatPreLogin, wordReady)
+		return false
+	}
 	c.sendLines(c.statLines(nil)...)
 	return false
 }

@@ -13,11 +13,10 @@ import (
 // Errors of the admission of a connection. Their texts are what the
 // client is told (an SSH disconnect or an FTP 421).
 var (
-	ErrPreAuthFull      = errors.New("too many unauthenticated connections; try again later")
-	ErrPreAuthSource    = errors.New("too many unauthenticated connections from this address")
-	ErrPreAuthDropped   = errors.New("too many unauthenticated connections; dropped at random, try again")
-	ErrSourceBanned     = errors.New("address temporarily banned after repeated failures")
-	errNoSlotForSession = errors.New("no session slot")
+	ErrPreAuthFull    = errors.New("too many unauthenticated connections; try again later")
+	ErrPreAuthSource  = errors.New("too many unauthenticated connections from this address")
+	ErrPreAuthDropped = errors.New("too many unauthenticated connections; dropped at random, try again")
+	ErrSourceBanned   = errors.New("address temporarily banned after repeated failures")
 )
 
 // Source is the key penalties and per-source limits count by: an IPv4
@@ -178,6 +177,7 @@ type srcState struct {
 	until   time.Time
 	bans    int
 	lastBan time.Time
+	reason  string // the event that led to the ban in force
 }
 
 type scored struct {
@@ -276,7 +276,7 @@ func (d *Defender) Add(ip net.IP, ev Event) bool {
 		dur *= 2
 	}
 	dur = min(dur, d.cfg.MaxBanTime)
-	st.until, st.lastBan, st.events = now.Add(dur), now, nil
+	st.until, st.lastBan, st.events, st.reason = now.Add(dur), now, nil, ev.String()
 	ban := Ban{Source: src, Until: st.until, Count: st.bans, Reason: ev.String()}
 	d.mu.Unlock()
 	if d.OnBan != nil {
@@ -330,7 +330,7 @@ func (d *Defender) Bans() []Ban {
 	var out []Ban
 	for k, st := range d.srcs {
 		if now.Before(st.until) {
-			out = append(out, Ban{Source: k, Until: st.until, Count: st.bans})
+			out = append(out, Ban{Source: k, Until: st.until, Count: st.bans, Reason: st.reason})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Until.Before(out[j].Until) })

@@ -32,18 +32,18 @@ type Config struct {
 	// Relative paths are taken relative to the configuration file.
 	DataDir string `toml:"data_dir,omitempty,omitzero"`
 
-	SSH    SSH     `toml:"ssh,omitempty,omitzero"`
-	FTP    FTP     `toml:"ftp,omitempty,omitzero"`
-	Limits Limits  `toml:"limits,omitempty,omitzero"`
+	SSH    SSH    `toml:"ssh,omitempty,omitzero"`
+	FTP    FTP    `toml:"ftp,omitempty,omitzero"`
+	Limits Limits `toml:"limits,omitempty,omitzero"`
 	// Penalties score misbehaving sources and ban them for a while
 	// (shared by SSH and FTP).
 	Penalties Penalties `toml:"penalties,omitempty,omitzero"`
-	Mem    Mem     `toml:"mem,omitempty,omitzero"`
-	Names  Names   `toml:"names,omitempty,omitzero"`
-	Device Device  `toml:"device,omitempty,omitzero"`
-	Checks Checks  `toml:"checks,omitempty,omitzero"`
-	Mounts []Mount `toml:"mount,omitempty,omitzero"`
-	Users  []User  `toml:"user,omitempty,omitzero"`
+	Mem       Mem       `toml:"mem,omitempty,omitzero"`
+	Names     Names     `toml:"names,omitempty,omitzero"`
+	Device    Device    `toml:"device,omitempty,omitzero"`
+	Checks    Checks    `toml:"checks,omitempty,omitzero"`
+	Mounts    []Mount   `toml:"mount,omitempty,omitzero"`
+	Users     []User    `toml:"user,omitempty,omitzero"`
 }
 
 // SSH configures the SSH/SFTP front end.

@@ -4,6 +4,7 @@
 //	sluice [serve] [--config FILE] [--data DIR] [--ssh-addr ADDR] [--log-format text|json] [--log-level LEVEL]
 //	sluice user add NAME --level supervisor|guest|viewer [--password-stdin] [--authorized-key FILE]
 //	sluice keys   [--config FILE] [--data DIR]
+//	sluice bans   [--config FILE] [--data DIR]
 //	sluice config [--config FILE] [--data DIR]
 //	sluice image build|inspect|keygen ...   (see docs/image-format.md)
 //	sluice put <server[:port]> <user> <pass> <file> [passive]   (see docs/put.md)
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userAdd(args[1:], stdin, stdout)
 	case "keys":
 		return keys(args, stdout)
+	case "bans":
+		return bans(args, stdout)
 	case "image":
 		return imageCmd(args, stdin, stdout)
 	case "put":
@@ -58,10 +61,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "config":
 		return showConfig(args, stdout)
 	case "help":
-		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|config|image build|image inspect|image keygen|put] [flags]; see docs/operations.md")
+		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|bans|config|image build|image inspect|image keygen|put] [flags]; see docs/operations.md")
 		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, config, image, put)", cmd)}
+	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, bans, config, image, put)", cmd)}
 }
 
 // common holds the flags every subcommand shares.

@@ -148,6 +148,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		return usageError{errors.New("no listener configured (--ssh-addr and --ftp-addr are empty)")}
 	}
 	sessions := policy.NewSessionLimiter(cfg.Limits)
+	defender := newDefender(cfg, audit, log)
 	type front struct {
 		name  string
 		addr  string
@@ -161,7 +162,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 			return err
 		}
 		srv, err := sshd.New(sshd.Config{Policy: cfg, HostKeys: keys, Store: tree,
-			Sessions: sessions, Logger: log.Named("sshd"), Audit: audit})
+			Sessions: sessions, Defender: defender, Logger: log.Named("sshd"), Audit: audit})
 		if err != nil {
 			return usageError{err}
 		}
@@ -178,7 +179,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		if err != nil {
 			return err
 		}
-		srv, err := ftpgateway.New(ftpgateway.Config{Policy: cfg, Store: tree, Sessions: sessions, TLS: tlsCfg,
+		srv, err := ftpgateway.New(ftpgateway.Config{Policy: cfg, Store: tree, Sessions: sessions, Defender: defender, TLS: tlsCfg,
 			Logger: log.Named("ftp"), Audit: audit, Reload: reloadFunc(cfg.FTP.ReloadCommand, log)})
 		if err != nil {
 			return usageError{err}
