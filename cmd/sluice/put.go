@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,10 +22,11 @@ import (
 	"unicode"
 
 	"github.com/jlaffaye/ftp"
+	"github.com/sluice/sluice/hostkeys"
 	"golang.org/x/term"
 )
 
-const putUsage = `usage: sluice put SERVER[:PORT] USER PASS FILE [passive] [--timeout D] [--tls [--insecure]]
+const putUsage = `usage: sluice put SERVER[:PORT] USER PASS FILE [passive] [--timeout D] [--tls [--cacert PEM | --insecure]]
   SERVER is a host name, an IPv4 address or an IPv6 address ([v6]:PORT with a port);
   PASS "-" reads the password from the first line of standard input;
   without "passive" the transfer uses active mode (PORT/EPRT); see docs/put.md`
@@ -101,12 +103,15 @@ func putExitCode(err error) int {
 // putCmd runs "sluice put", the FTP client of the manual's chapter 6
 // (§6.1.1, "FTP+put <server_ip> <ftp_user> <ftp_pass> <file> {<cr> | passive}"):
 //
-//	sluice put SERVER[:PORT] USER PASS FILE [passive] [--timeout D] [--tls [--insecure]]
+//	sluice put SERVER[:PORT] USER PASS FILE [passive] [--timeout D] [--tls [--cacert PEM | --insecure]]
 //
 // It logs in, switches to binary (TYPE I) and STOREs FILE under its base
 // name in the server's current directory (on a device: its default file
 // system, or the staging buffer in secure mode). The port defaults to 21.
 // Without "passive" the data connection is active (PORT, or EPRT for IPv6).
+// With --tls the server's certificate must be valid for SERVER (its name
+// or address) and chain to the system roots, or with --cacert to one of
+// the certificates in that PEM file, on the control and data connections.
 //
 // Progress goes to stdout: a bar redrawn in place on a terminal, otherwise
 // the manual's "2%, 9%, ..., 100% transfer complete" line. A failure ends
@@ -118,7 +123,8 @@ func putExitCode(err error) int {
 //	0  "100% transfer complete"
 //	1  "Transfer error" (the server refused or failed the STOR, the data
 //	   connection failed), or FILE could not be read (no message)
-//	2  bad command line (no message)
+//	2  bad command line, or a --cacert file without a readable
+//	   certificate (no message, nothing sent)
 //	3  "Connection error": name lookup, TCP connect (refused, unreachable),
 //	   no 220 greeting, AUTH TLS or the TLS handshake failed, or the
 //	   connection dropped before login finished
@@ -131,6 +137,7 @@ func putCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	timeout := fs.Duration("timeout", 30*time.Second, "connect and idle timeout; 0 waits forever")
 	useTLS := fs.Bool("tls", false, "explicit FTPS: AUTH TLS, then PBSZ 0 and PROT P")
 	insecure := fs.Bool("insecure", false, "with --tls: do not verify the server's certificate")
+	caFile := fs.String("cacert", "", "with --tls: trust only the PEM certificate(s) in this file")
 	every := fs.Duration("progress-every", 0, "least time between progress updates (default 1s, 100ms on a terminal)")
 	pos, err := parse(fs, args)
 	var ue usageError
@@ -154,8 +161,10 @@ func putCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if *every < 0 {
 		return usageError{errors.New("put: --progress-every must not be negative")}
 	}
-	if *insecure && !*useTLS {
-		return usageError{errors.New("put: --insecure needs --tls")}
+	if (*insecure || *caFile != "") && !*useTLS {
+		return usageError{errors.New("put: --insecure and --cacert need --tls")}
+	} else if *insecure && *caFile != "" {
+		return usageError{errors.New("put: --insecure and --cacert exclude each other")}
 	}
 	user, pass := pos[1], pos[2]
 	if pass == "-" {
@@ -186,8 +195,15 @@ func putCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		cfg.every = *every
 	}
 	if *useTLS {
+		var roots *x509.CertPool // nil: the system's
+		if *caFile != "" {
+			if roots, err = hostkeys.CertPool(*caFile); err != nil {
+				return usageError{fmt.Errorf("put: --cacert: %w", err)}
+			}
+		}
 		name, _, _ := strings.Cut(host, "%") // an IPv6 zone is no part of a certificate
 		cfg.tls = &tls.Config{
+			RootCAs:            roots,
 			ServerName:         name,
 			InsecureSkipVerify: *insecure, // opt-in, for self-signed device certificates
 			MinVersion:         tls.VersionTLS12,
