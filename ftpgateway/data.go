@@ -4,22 +4,37 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Data connection timeouts: how long a client has to connect to a passive
-// port, and how long an active connect may take.
-const (
-	acceptTimeout = 30 * time.Second
-	dialTimeout   = 10 * time.Second
-	dataIdle      = 5 * time.Minute // a data connection that moves nothing for this long is dead
-)
+// defaultDataTimeout is [limits] data_timeout when a Config's policy
+// leaves it zero (policy.Parse fills the same default).
+const defaultDataTimeout = time.Minute
+
+// dataTimeout bounds every step of a data connection: the passive accept
+// or the active connect, the TLS handshake, and each read or write of the
+// transfer (dataConn).
+func (s *Server) dataTimeout() time.Duration {
+	if d := s.pol.Limits.DataTimeout; d > 0 {
+		return d
+	}
+	return defaultDataTimeout
+}
+
+// sendChunk is how much of a file one sendfile call under one write
+// deadline may move: small, so that a slow but live reader renews the
+// deadline often, and a stalled one is seen within about data_timeout.
+const sendChunk = 128 << 10
 
 // dataState is the session's data-connection setup: an active address
 // (PORT/EPRT) or a passive listener (PASV/EPSV), used by the next transfer.
@@ -245,11 +260,13 @@ func (c *session) openData(ctx context.Context) (net.Conn, error) {
 	}
 	c.dataOptions(conn)
 	if c.protP {
+		// A peer that connects and never finishes the handshake is
+		// dropped after data_timeout, like one that never connects.
 		tc := tls.Server(conn, c.srv.dataTLS)
-		tc.SetDeadline(time.Now().Add(30 * time.Second))
+		tc.SetDeadline(time.Now().Add(c.srv.dataTimeout()))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return nil, err
+			return nil, fmt.Errorf("TLS handshake of the data connection: %w", err)
 		}
 		tc.SetDeadline(time.Time{})
 		return tc, nil
@@ -259,8 +276,8 @@ func (c *session) openData(ctx context.Context) (net.Conn, error) {
 
 func (c *session) acceptData(ctx context.Context) (net.Conn, error) {
 	l := c.data.passive.(*net.TCPListener)
-	defer c.data.close() // one connection per PASV
-	deadline := time.Now().Add(acceptTimeout)
+	defer c.data.close()                            // one connection per PASV
+	deadline := time.Now().Add(c.srv.dataTimeout()) // connections from other addresses do not extend it
 	stop := context.AfterFunc(ctx, func() { l.SetDeadline(time.Now()) })
 	defer stop()
 	for {
@@ -287,7 +304,7 @@ func (c *session) dialData(ctx context.Context) (net.Conn, error) {
 		port = local.Port - 1
 	}
 	if port > 0 && local != nil {
-		d := net.Dialer{Timeout: dialTimeout, LocalAddr: &net.TCPAddr{IP: local.IP, Port: port},
+		d := net.Dialer{Timeout: c.srv.dataTimeout(), LocalAddr: &net.TCPAddr{IP: local.IP, Port: port},
 			Control: func(_, _ string, rc syscall.RawConn) error {
 				var serr error
 				rc.Control(func(fd uintptr) {
@@ -303,7 +320,7 @@ func (c *session) dialData(ctx context.Context) (net.Conn, error) {
 		// fall back to any port rather than fail the transfer.
 		c.log.Debug("dial from the data port failed; using any port", "port", port, "error", err)
 	}
-	d := net.Dialer{Timeout: dialTimeout}
+	d := net.Dialer{Timeout: c.srv.dataTimeout()}
 	if local != nil {
 		d.LocalAddr = &net.TCPAddr{IP: local.IP}
 	}
@@ -333,4 +350,95 @@ func (c *session) dataOptions(conn net.Conn) {
 			rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, f.MSS) })
 		}
 	}
+}
+
+// dataConn is an open data connection under per-chunk deadlines: every
+// Read (an upload) and every Write (a download or a listing) gets a fresh
+// deadline of data_timeout, so a transfer may last any time while bytes
+// move, but a peer that stops sending or stops reading is disconnected.
+// It remembers a timeout for the transfer's log and audit, and closes a
+// timed-out connection abortively.
+type dataConn struct {
+	net.Conn               // the data connection: TCP, or TLS over it
+	timeout  time.Duration // data_timeout
+	timedOut atomic.Bool
+}
+
+func newDataConn(conn net.Conn, timeout time.Duration) *dataConn {
+	return &dataConn{Conn: conn, timeout: timeout}
+}
+
+func (c *dataConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	n, err := c.Conn.Read(p)
+	c.note(err)
+	return n, err
+}
+
+func (c *dataConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	n, err := c.Conn.Write(p)
+	c.note(err)
+	return n, err
+}
+
+// ReadFrom keeps sendfile for a file (an *io.LimitedReader of an
+// *os.File, as countingWriter passes it) on a plain TCP connection,
+// in sendChunk pieces, each under its own write deadline. Anything else
+// goes through Write.
+func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	lr, isLimited := r.(*io.LimitedReader)
+	if isLimited {
+		_, isLimited = lr.R.(*os.File)
+	}
+	if !ok || !isLimited {
+		return io.Copy(writerOnly{c}, r)
+	}
+	var total int64
+	for lr.N > 0 {
+		c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, sendChunk)}
+		n, err := rf.ReadFrom(chunk)
+		lr.N -= n
+		total += n
+		c.note(err)
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// writerOnly hides ReadFrom, so io.Copy uses Write.
+type writerOnly struct{ io.Writer }
+
+func (c *dataConn) note(err error) {
+	if err != nil && isTimeout(err) {
+		c.timedOut.Store(true)
+	}
+}
+
+// Close closes the connection. After a timeout it resets the TCP
+// connection at once: a TLS close_notify would wait for a peer that does
+// not read, and the unsent bytes would keep kernel memory for a peer that
+// has gone.
+func (c *dataConn) Close() error {
+	if !c.timedOut.Load() {
+		return c.Conn.Close()
+	}
+	raw := c.Conn
+	if tc, ok := raw.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	return raw.Close()
+}
+
+// isTimeout reports whether err is a deadline's, also through TLS.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }

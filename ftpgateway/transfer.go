@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"path"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,9 @@ type transfer struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	aborted atomic.Bool // ABOR, the control connection gone, or shutdown: an upload is cut
-	n       atomic.Int64
+	// timedOut: the peer stopped sending or reading for data_timeout.
+	timedOut atomic.Bool
+	n        atomic.Int64
 
 	mu   sync.Mutex
 	conn net.Conn // the data connection once open
@@ -109,12 +112,18 @@ func (cw countingWriter) ReadFrom(r io.Reader) (int64, error) {
 // the caller) and moves the bytes over the data connection; it returns
 // the final reply. The "150" preliminary reply comes first.
 // cleanup runs when body does not (no data connection, or aborted first),
-// to release what the command opened.
+// or when it panicked, to release what the command opened.
 func (c *session) run(verb, p string, size int64, prelim reply, body func(t *transfer, conn net.Conn) string, cleanup func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &transfer{verb: verb, path: p, size: size, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	ds := c.data
-	c.data = dataState{epsvAll: ds.epsvAll}
+	dsess := c.withData(c.data)
+	c.data = dataState{epsvAll: c.data.epsvAll}
+	// The audit names the user as of the command: the transfer goroutine
+	// must not read login state the control goroutine owns.
+	user, sid := "", ""
+	if c.vs != nil {
+		user, sid = c.vs.User.Name, c.vs.ID
+	}
 	c.mu.Lock()
 	c.xfer = t
 	c.mu.Unlock()
@@ -122,26 +131,16 @@ func (c *session) run(verb, p string, size int64, prelim reply, body func(t *tra
 	go func() {
 		defer close(t.done)
 		defer cancel()
-		final := string(replyNoDataConn)
-		ran := false
-		dc := c.withData(ds)
-		conn, err := dc.openData(ctx)
-		if err == nil {
-			if t.setConn(conn) {
-				conn.SetDeadline(time.Now().Add(dataIdle))
-				ran = true
-				final = body(t, &idleConn{Conn: conn})
-			}
-			conn.Close()
-		} else {
-			c.log.Debug("data connection failed", "error", err)
-		}
-		if !ran && cleanup != nil {
-			cleanup()
-		}
+		final, panicked := c.transfer(t, dsess, body, cleanup)
 		if t.aborted.Load() {
 			final = string(map[string]reply{"RETR": replyAbortRETR, "STOR": replyAbortSTOR, "APPE": replyAbortAPPE,
 				"LIST": replyAbortLIST, "NLST": replyAbortNLST}[verb])
+		}
+		if t.timedOut.Load() && !t.aborted.Load() {
+			c.log.Warn("data connection timed out", "verb", verb, "path", p, "bytes", t.n.Load(),
+				"data_timeout", c.srv.dataTimeout().String())
+			c.srv.audit.Warn("transfer timeout", "user", user, "session", sid, "remote_addr", c.remote,
+				"verb", verb, "path", p, "bytes", t.n.Load(), "data_timeout", c.srv.dataTimeout().String())
 		}
 		c.mu.Lock()
 		c.xfer = nil
@@ -149,41 +148,63 @@ func (c *session) run(verb, p string, size int64, prelim reply, body func(t *tra
 			c.lastFile = p
 		}
 		c.mu.Unlock()
+		if panicked {
+			// The transfer's state cannot be trusted: end this session
+			// only, telling the client why (RFC 959 §4.2: 421 before the
+			// server closes the control connection).
+			c.sendLines(final, string(replyServiceNA))
+			c.Close()
+			return
+		}
 		c.sendLines(final)
 	}()
 }
 
-// withData is the session as the transfer goroutine sees it: its own copy
-// of the data setup, so the control goroutine may take new PORT/PASV.
+// transfer opens the data connection and runs body over it, returning the
+// final reply. A panic in it (a bug, reached by a client's input) is
+// logged with its stack and ends the transfer with a failure reply; the
+// caller then closes the session.
+func (c *session) transfer(t *transfer, dsess *session, body func(t *transfer, conn net.Conn) string, cleanup func()) (final string, panicked bool) {
+	ran := false
+	var dc *dataConn
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic in a data transfer; closing the session", "verb", t.verb, "path", t.path,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			final, panicked = string(replyDataClosed), true
+			ran = false // release what the command opened
+		}
+		if !ran && cleanup != nil {
+			cleanup()
+		}
+		if dc != nil {
+			t.timedOut.Store(dc.timedOut.Load())
+		}
+	}()
+	final = string(replyNoDataConn)
+	conn, err := dsess.openData(t.ctx)
+	if err != nil {
+		c.log.Debug("data connection failed", "error", err)
+		if isTimeout(err) {
+			c.log.Warn("data connection not established in time", "verb", t.verb, "data_timeout", c.srv.dataTimeout().String())
+		}
+		return final, false
+	}
+	dc = newDataConn(conn, c.srv.dataTimeout())
+	defer dc.Close()
+	if !t.setConn(conn) {
+		return final, false
+	}
+	ran = true
+	return body(t, dc), false
+}
+
+// withData is the session as the transfer goroutine sees it, taken when
+// the command runs: its own copy of the data setup, so the control
+// goroutine may take new PORT/PASV.
 func (c *session) withData(ds dataState) *session {
 	cp := &session{srv: c.srv, raw: c.raw, log: c.log, peerIP: c.peerIP, protP: c.protP, keepOn: c.keepOn, data: ds}
 	return cp
-}
-
-// idleConn extends the data connection's deadline as bytes move, so only
-// a stalled transfer times out.
-type idleConn struct {
-	net.Conn
-	last time.Time
-}
-
-func (c *idleConn) touch() {
-	if now := time.Now(); now.Sub(c.last) > time.Second {
-		c.last = now
-		c.Conn.SetDeadline(now.Add(dataIdle))
-	}
-}
-
-func (c *idleConn) Read(p []byte) (int, error)  { c.touch(); return c.Conn.Read(p) }
-func (c *idleConn) Write(p []byte) (int, error) { c.touch(); return c.Conn.Write(p) }
-
-// ReadFrom passes sendfile through to the TCP connection.
-func (c *idleConn) ReadFrom(r io.Reader) (int64, error) {
-	c.Conn.SetDeadline(time.Time{}) // sendfile moves the bytes; the peer's window bounds it
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // duringTransfer handles the commands a client may send while a transfer
