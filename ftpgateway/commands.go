@@ -2,9 +2,9 @@ package ftpgateway
 
 import (
 	"bufio"
-	"fmt"
 	"crypto/md5"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"

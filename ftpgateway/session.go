@@ -53,8 +53,8 @@ type session struct {
 	releaseSess func()
 	loginBy     time.Time // the login deadline; zero once logged in
 	scored      bool      // a penalty was scored for this connection
-	protP    bool // PROT P: data connections use TLS
-	pbsz     bool
+	protP       bool      // PROT P: data connections use TLS
+	pbsz        bool
 
 	// Navigation and transfer settings.
 	cwd      string // current file system; "" is the root (NUL)
