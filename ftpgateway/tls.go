@@ -59,3 +59,18 @@ func (c *session) cmdPROT(arg string) bool {
 	}
 	return false
 }
+
+// dataProtected refuses a command that would open a data connection
+// before PROT P when require_tls is on (RFC 4217 §9: 521). Nothing is
+// opened: a passive listener set up for the command is closed without
+// accepting, and a PORT address is forgotten, so no byte of a file or a
+// listing ever goes in clear. It reports whether the command may go on.
+func (c *session) dataProtected(verb string) bool {
+	if !c.srv.pol.FTP.RequireTLS || c.protP {
+		return true
+	}
+	c.data.close()
+	c.log.Warn("data transfer refused without PROT P", "verb", verb)
+	c.send(replyDataProtNeeded)
+	return false
+}

@@ -263,6 +263,9 @@ func (c *session) abortTransfer() {
 // --- RETR ---
 
 func (c *session) cmdRETR(arg string) bool {
+	if !c.dataProtected("RETR") {
+		return false
+	}
 	p, ok := c.resolve(arg)
 	if !ok {
 		return false
@@ -309,6 +312,9 @@ func (c *session) cmdSTOR(arg string) bool { return c.store("STOR", arg) }
 func (c *session) cmdAPPE(arg string) bool { return c.store("APPE", arg) }
 
 func (c *session) store(verb, arg string) bool {
+	if !c.dataProtected(verb) {
+		return false
+	}
 	var p, name, target string
 	if c.direct || c.testFS != "" {
 		var ok bool
@@ -473,6 +479,13 @@ func (c *session) cmdNLST(arg string) bool { return c.list(arg, false) }
 // list sends a listing of the current (or given) file system, filtered by
 // a mask, in UNIX or MS-DOS format (manual OS, SITE SYSTMODE).
 func (c *session) list(arg string, long bool) bool {
+	verb := "LIST"
+	if !long {
+		verb = "NLST"
+	}
+	if !c.dataProtected(verb) {
+		return false
+	}
 	// Options such as "-la" that clients add are ignored.
 	var args []string
 	for _, f := range strings.Fields(arg) {
@@ -512,10 +525,6 @@ func (c *session) list(arg string, long bool) bool {
 		out = append(out, i)
 	}
 	msdos := c.systMode == "msdos"
-	verb := "LIST"
-	if !long {
-		verb = "NLST"
-	}
 	c.run(verb, dir, -1, replyListOpening, func(t *transfer, conn net.Conn) string {
 		w := bufio.NewWriter(countingWriter{conn, &t.n})
 		for _, i := range out {
