@@ -212,7 +212,10 @@ func (c *session) cmdPASS(arg string) bool {
 		return false
 	}
 	s := c.srv
+	// One guess at a time per source, from the ban check to the scoring.
+	unlock := s.def.Serialize(c.peerIP)
 	if _, banned := s.def.Banned(c.peerIP); banned {
+		unlock()
 		// Banned meanwhile (by this connection or another one): the
 		// password is not even evaluated.
 		c.log.Warn("login from a banned source refused")
@@ -233,6 +236,7 @@ func (c *session) cmdPASS(arg string) bool {
 		}
 		c.scored = true
 		banned := s.def.Add(c.peerIP, ev)
+		unlock()
 		time.Sleep(s.pol.Limits.LoginFailDelay)
 		c.send(replyLoginRefused)
 		switch {
@@ -246,6 +250,7 @@ func (c *session) cmdPASS(arg string) bool {
 		}
 		return false
 	}
+	unlock()
 	// The session limit applies from the login on: connections that never
 	// log in cannot take its slots.
 	release, err := s.sessions.Acquire(c.peerIP.String())

@@ -170,6 +170,43 @@ type Defender struct {
 
 	mu   sync.Mutex
 	srcs map[string]*srcState
+
+	lmu   sync.Mutex
+	locks map[string]*srcLock // Serialize
+}
+
+type srcLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Serialize makes a source's password checks one at a time: between the
+// ban check, the evaluation and the scoring of one guess no other guess of
+// the source is evaluated, so a source gets at most threshold/points
+// guesses answered however many connections it opens. unlock must be
+// called.
+func (d *Defender) Serialize(ip net.IP) (unlock func()) {
+	if d == nil {
+		return func() {}
+	}
+	src := Source(ip)
+	d.lmu.Lock()
+	l := d.locks[src]
+	if l == nil {
+		l = &srcLock{}
+		d.locks[src] = l
+	}
+	l.refs++
+	d.lmu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		d.lmu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(d.locks, src)
+		}
+		d.lmu.Unlock()
+	}
 }
 
 type srcState struct {
@@ -193,7 +230,7 @@ func NewDefender(p Penalties) *Defender {
 		c.Penalties.Enabled, c.Penalties.Allow, c.Penalties.AllowNets = p.Enabled, p.Allow, p.AllowNets
 		p = c.Penalties
 	}
-	return &Defender{cfg: p, Now: time.Now, srcs: map[string]*srcState{}}
+	return &Defender{cfg: p, Now: time.Now, srcs: map[string]*srcState{}, locks: map[string]*srcLock{}}
 }
 
 // Allowed reports whether ip is on the allow-list.

@@ -53,7 +53,9 @@ func (c *serverConn) banned() bool {
 	return false
 }
 
-func (c *serverConn) failed(conn ssh.ConnMetadata, method, fingerprint string) error {
+// failed scores a failed guess, then unlocks the source and makes the
+// client wait.
+func (c *serverConn) failed(conn ssh.ConnMetadata, method, fingerprint string, unlock func()) error {
 	s := c.srv
 	s.audit.Info("login failed", "user", conn.User(), "remote_addr", c.remote,
 		"method", method, "key_fingerprint", fingerprint)
@@ -63,6 +65,7 @@ func (c *serverConn) failed(conn ssh.ConnMetadata, method, fingerprint string) e
 	}
 	c.scored = true
 	nowBanned := s.def.Add(c.ip, ev)
+	unlock()
 	// Throttle: each failed attempt costs the client this long, and
 	// MaxAuthTries bounds the attempts per connection.
 	time.Sleep(s.cfg.Policy.Limits.LoginFailDelay)
@@ -90,13 +93,22 @@ func (c *serverConn) admit(p *ssh.Permissions) (*ssh.Permissions, error) {
 }
 
 func (c *serverConn) passwordAuth(conn ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+	return c.checkPassword(conn, "password", string(pw))
+}
+
+// checkPassword evaluates one guess, one at a time per source.
+func (c *serverConn) checkPassword(conn ssh.ConnMetadata, method, pw string) (*ssh.Permissions, error) {
+	unlock := c.srv.def.Serialize(c.ip)
 	if c.banned() {
+		unlock()
 		return nil, errAuth
 	}
-	if _, err := c.srv.cfg.Policy.CheckPassword(conn.User(), string(pw)); err != nil {
-		return nil, c.failed(conn, "password", "")
+	_, err := c.srv.cfg.Policy.CheckPassword(conn.User(), pw)
+	if err != nil {
+		return nil, c.failed(conn, method, "", unlock)
 	}
-	return c.admit(perms("password", ""))
+	unlock()
+	return c.admit(perms(method, ""))
 }
 
 func (c *serverConn) keyboardInteractive(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
@@ -108,16 +120,10 @@ func (c *serverConn) keyboardInteractive(conn ssh.ConnMetadata, client ssh.Keybo
 	if err != nil {
 		return nil, err
 	}
-	if c.banned() {
-		return nil, errAuth
-	}
 	if len(answers) != 1 {
-		return nil, c.failed(conn, "keyboard-interactive", "")
+		answers = []string{""}
 	}
-	if _, err := c.srv.cfg.Policy.CheckPassword(conn.User(), answers[0]); err != nil {
-		return nil, c.failed(conn, "keyboard-interactive", "")
-	}
-	return c.admit(perms("keyboard-interactive", ""))
+	return c.checkPassword(conn, "keyboard-interactive", answers[0])
 }
 
 // publicKeyQuery answers whether a key may be used; the client has not yet
