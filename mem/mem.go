@@ -6,9 +6,12 @@
 // A [Store] holds named files within a fixed budget, Config.MaxBytes (the
 // manual's TEMP-BUFF / MAX). Memory is taken in chunks of Config.ChunkSize as
 // data arrives, never the whole budget up front, and is returned when a file
-// is removed, replaced, truncated or aborted. [Store.Stats] reports the
+// is removed, replaced, truncated or aborted; once Config.ReturnThreshold
+// bytes have been freed the Store hands them back to the operating system,
+// so the process shrinks when staged files go. [Store.Stats] reports the
 // manual's counters: REQ (bytes allocated) and BUSY (bytes held by file
-// contents).
+// contents). [LimitRuntime] sizes the Go runtime's memory limit around the
+// buffer, for the process's documented memory bound.
 //
 // A file is staged through a [Writer] obtained from [Store.Create]. Writes may
 // arrive at any offset, out of order and from many goroutines at once, as SFTP
@@ -33,6 +36,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -73,6 +77,20 @@ type Config struct {
 	// ChunkSize is the allocation granule. 0 means DefaultChunkSize, or
 	// MaxBytes if that is smaller. It must not exceed MaxBytes.
 	ChunkSize int
+
+	// ReturnThreshold is how many bytes of chunks must have been freed
+	// (by Remove, Rename over a file, Abort, Truncate, Suspend or the
+	// last Close of a replaced version) before the Store hands the free
+	// memory back to the operating system, so that the process's RSS
+	// falls when staged files go, not minutes later. 0 means MaxBytes/8,
+	// at least one chunk; a negative value turns returning off.
+	ReturnThreshold int64
+	// ReturnInterval is the least time between two returns; frees within
+	// it are returned together at its end. 0 means DefaultReturnInterval.
+	ReturnInterval time.Duration
+	// Return hands free memory back; nil means debug.FreeOSMemory. It is
+	// called on a timer's goroutine, with no lock held.
+	Return func()
 }
 
 // Owner records who staged a file, so the caller can enforce that only the
@@ -118,14 +136,15 @@ type Info struct {
 // Store is a bounded set of named in-memory files. Its methods are safe for
 // concurrent use.
 //
-// Lock order: Writer.mu before Store.mu. Store.mu is only held for
+// Lock order: Writer.mu before Store.mu before returner.mu. Store.mu is only held for
 // bookkeeping (maps, counters, reference counts), never while copying file
 // data, so writers to different files and readers never wait on each other's
 // copies. Store methods never take a Writer's mu; the few Writer fields they
 // read (size) are written with both locks held.
 type Store struct {
-	max       int64 // immutable
-	chunkSize int64 // immutable
+	max       int64     // immutable
+	chunkSize int64     // immutable
+	ret       *returner // immutable; nil: freed memory is left to the runtime
 
 	mu        sync.Mutex
 	req       int64               // guarded by mu; see Stats.Req
@@ -164,12 +183,29 @@ func New(cfg Config) (*Store, error) {
 	if int64(c.ChunkSize) > c.MaxBytes {
 		return nil, fmt.Errorf("mem: ChunkSize %d exceeds MaxBytes %d", c.ChunkSize, c.MaxBytes)
 	}
-	return &Store{
+	if c.ReturnInterval < 0 {
+		return nil, fmt.Errorf("mem: ReturnInterval must be >= 0, got %v", c.ReturnInterval)
+	}
+	s := &Store{
 		max:       c.MaxBytes,
 		chunkSize: int64(c.ChunkSize),
 		published: make(map[string]*version),
 		writers:   make(map[string]*Writer),
-	}, nil
+	}
+	if c.ReturnThreshold >= 0 {
+		r := &returner{threshold: c.ReturnThreshold, interval: c.ReturnInterval, fn: c.Return}
+		if r.threshold == 0 {
+			r.threshold = max(c.MaxBytes>>DefaultReturnShift, int64(c.ChunkSize))
+		}
+		if r.interval == 0 {
+			r.interval = DefaultReturnInterval
+		}
+		if r.fn == nil {
+			r.fn = debug.FreeOSMemory
+		}
+		s.ret = r
+	}
+	return s, nil
 }
 
 // Stats returns the current counters.
@@ -382,4 +418,5 @@ func (s *Store) releaseLocked(v *version) {
 	}
 	s.req -= v.alloc
 	s.busy -= v.size
+	s.ret.freed(v.alloc)
 }

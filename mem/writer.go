@@ -152,6 +152,7 @@ func (w *Writer) Truncate(size int64) error {
 	s.req -= freed * cs
 	s.busy += size - w.size
 	w.size = size
+	s.ret.freed(freed * cs)
 	s.mu.Unlock()
 	return nil
 }
@@ -227,6 +228,7 @@ func (w *Writer) Abort() {
 	s.req -= w.nalloc * s.chunkSize
 	s.busy -= w.size
 	w.size = 0
+	s.ret.freed(w.nalloc * s.chunkSize)
 	s.mu.Unlock()
 	w.nalloc = 0
 }
