@@ -136,6 +136,9 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 	if err != nil {
 		return usageError{fmt.Errorf("mem: %w", err)}
 	}
+	if limit, set := mem.LimitRuntime(cfg.Mem.MaxBytes, cfg.Limits.MaxSessions); set {
+		log.Info("memory limit", "go_mem_limit", limit)
+	}
 	tree, err := vfs.New(vfs.Config{Mounts: cfg.Mounts, Mem: store, NameMax: cfg.Names.MaxLen, MaxFileBytes: cfg.Limits.MaxFileBytes,
 		Logger: log.Named("vfs"), Audit: audit, FaultHook: faultHook(log),
 		Checks: cfg.Checks.On, Device: cfg.ImageDevice(), AllowDeleteActive: cfg.Checks.AllowDeleteActive,
