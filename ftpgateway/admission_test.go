@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/policy"
 )
 
 // TestREINKeepsFailures: REIN logs out but keeps the count of failed
@@ -156,5 +158,30 @@ func TestPipelinerThatNeverReads(t *testing.T) {
 			t.Fatal("a client that never reads still holds its session")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBansShownToSupervisors: SITE WHO and SITE STATS list the banned
+// sources for a supervisor, and for no one else.
+func TestBansShownToSupervisors(t *testing.T) {
+	e := newTestEnv(t, tOpts{})
+	ip := net.ParseIP("198.51.100.9")
+	for !e.srv.def.Add(ip, policy.EventUnknownUser) {
+	}
+	until := e.srv.def.Bans()[0].Until.UTC().Format(time.RFC3339)
+	want := " Banned: 198.51.100.9 until " + until + " (ban 1, unknown user)"
+	root := e.login(t, "root")
+	for _, cmd := range []string{"SITE WHO", "SITE STATS"} {
+		r := root.cmd(cmd)
+		if !strings.Contains(r.String(), want) {
+			t.Errorf("%s as supervisor: got %q, want a line %q", cmd, r.lines, want)
+		}
+	}
+	if r := root.cmd("SITE STATS"); !strings.Contains(r.String(), " Banned sources: 1") {
+		t.Errorf("SITE STATS: got %q", r.lines)
+	}
+	guest := e.login(t, "guest")
+	if r := guest.cmd("SITE STATS"); strings.Contains(r.String(), "Banned") {
+		t.Errorf("SITE STATS as guest shows bans: %q", r.lines)
 	}
 }

@@ -718,8 +718,10 @@ const (
 	replyStatsLogins reply = " Logins: %d successful, %d failed"
 	replyStatsFiles  reply = " Files: %d received, %d sent"
 	replyStatsBytes  reply = " Bytes: %d received, %d sent"
-	replyInfoLast    reply = "211 End"                // last line of WHO and STATS
-	replyDiskFree    reply = "211 %s: %d bytes free." // %s = file system, %d = bytes (for mem: max_bytes minus REQ)
+	replyStatsBans   reply = " Banned sources: %d"               // supervisors only; then replyBanLine each
+	replyBanLine     reply = " Banned: %s until %s (ban %d, %s)" // source, RFC 3339 end, how many bans, last reason; supervisors only
+	replyInfoLast    reply = "211 End"                           // last line of WHO and STATS
+	replyDiskFree    reply = "211 %s: %d bytes free."            // %s = file system, %d = bytes (for mem: max_bytes minus REQ)
 )
 
 // Explicit FTPS (RFC 4217; DESIGN §6): all sluice.

@@ -462,7 +462,20 @@ func (c *session) siteWho() {
 	}
 	c.srv.mu.Unlock()
 	sort.Strings(lines)
+	lines = append(lines, c.banLines()...)
 	c.sendLines(append(append([]string{line1(replyWhoFirst, n, max)}, lines...), string(replyInfoLast))...)
+}
+
+// banLines lists the banned sources, for a supervisor only.
+func (c *session) banLines() []string {
+	if c.user == nil || !c.user.IsSupervisor() {
+		return nil
+	}
+	var lines []string
+	for _, b := range c.srv.def.Bans() {
+		lines = append(lines, line1(replyBanLine, b.Source, b.Until.UTC().Format(time.RFC3339), b.Count, b.Reason))
+	}
+	return lines
 }
 
 // whoUser and busyVerb read another session's state for SITE WHO.
@@ -487,13 +500,16 @@ func (c *session) siteStats() {
 	st := c.srv.stats
 	c.srv.mu.Unlock()
 	n, _ := c.srv.sessions.Active()
-	c.sendLines(
+	lines := []string{
 		line1(replyStatsFirst, c.srv.started.UTC().Format(time.RFC3339)),
 		line1(replyStatsConns, st.sessions, n, st.refused),
 		line1(replyStatsLogins, st.logins, st.failedLogins),
 		line1(replyStatsFiles, st.filesReceived, st.filesSent),
-		line1(replyStatsBytes, st.bytesReceived, st.bytesSent),
-		string(replyInfoLast))
+		line1(replyStatsBytes, st.bytesReceived, st.bytesSent)}
+	if bans := c.banLines(); c.user.IsSupervisor() {
+		lines = append(append(lines, line1(replyStatsBans, len(bans))), bans...)
+	}
+	c.sendLines(append(lines, string(replyInfoLast))...)
 }
 
 // siteDiskFree reports the free space of a file system (mTCP SITE
