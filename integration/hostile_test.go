@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +299,54 @@ func TestREINDoesNotResetFailures(t *testing.T) {
 	}
 	if got := c.waitClosed(replyTimeout); strings.Join(got, "\n") != "421-Too many failed logins.\n421 Service not available." {
 		t.Errorf("after 3 failures and 2 REINs: got %q", got)
+	}
+}
+
+// TestDefaultLimitsFitClients: with the default limits, rclone with
+// --transfers 4 (plus its checkers and listing), ssh-keyscan with its
+// default key types, and an FTP client with two transfer connections
+// besides its main one all work from one address.
+func TestDefaultLimitsFitClients(t *testing.T) {
+	s := newHostileServer(t, "")
+	work := t.TempDir()
+	keyscan := requireTool(t, "ssh-keyscan")
+	if r := runClient(t, work, nil, keyscan, "-p", s.port(), "127.0.0.1"); r.exit != 0 || !strings.Contains(r.stdout, "ssh-ed25519") {
+		t.Errorf("ssh-keyscan with the default types: %v", r)
+	}
+	rclone := requireTool(t, "rclone")
+	src := filepath.Join(work, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		writeFile(t, src, fmt.Sprintf("f%02d.dat", i), randomBytes(256<<10, uint64(500+i)))
+	}
+	env := []string{
+		"RCLONE_CONFIG=" + filepath.Join(work, "rclone.conf"),
+		"RCLONE_CONFIG_S_TYPE=sftp",
+		"RCLONE_CONFIG_S_HOST=127.0.0.1",
+		"RCLONE_CONFIG_S_PORT=" + s.port(),
+		"RCLONE_CONFIG_S_USER=root",
+		"RCLONE_CONFIG_S_KEY_FILE=" + clientKey,
+		"RCLONE_CACHE_DIR=" + filepath.Join(work, "cache"),
+	}
+	if r := runClient(t, work, env, rclone, "copy", "--transfers", "4", "src", "s:/dsk"); r.exit != 0 {
+		t.Fatalf("rclone copy --transfers 4: %v", r)
+	}
+	for i := range 12 {
+		name := fmt.Sprintf("f%02d.dat", i)
+		wantHostBytes(t, "rclone copy --transfers 4", filepath.Join(s.data, "dsk", name), randomBytes(256<<10, uint64(500+i)))
+	}
+	// FileZilla: the main connection stays logged in while two more log
+	// in for transfers.
+	main := s.ftpClient(t)
+	for i := range 2 {
+		c := s.ftpClient(t)
+		if _, err := c.List("/dsk"); err != nil {
+			t.Errorf("transfer connection %d: %v", i+1, err)
+		}
+	}
+	if _, err := main.CurrentDir(); err != nil {
+		t.Errorf("main connection: %v", err)
 	}
 }
