@@ -1,12 +1,14 @@
 package sshd
 
 import (
+	"context"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pkg/sftp"
 	"github.com/sluice/sluice/policy"
 	"golang.org/x/crypto/ssh"
 )
@@ -138,5 +140,32 @@ func TestSessionLimitTold(t *testing.T) {
 	}
 	if want := "sluice: too many sessions (1 of 1 sessions in use); try again later"; !strings.Contains(banner, want) {
 		t.Errorf("banner: got %q, want %q", banner, want)
+	}
+}
+
+// TestIdleSFTPSessionDoesNotDelayShutdown: an SFTP session that moves no
+// bytes is closed by Shutdown without waiting for its deadline.
+func TestIdleSFTPSessionDoesNotDelayShutdown(t *testing.T) {
+	f := start(t, nil)
+	c, err := f.dial(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.ReadDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	// Idle from now on. Shutdown's deadline is far beyond the idle time
+	// (1 s): it must return nil, having closed the session itself.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown with an idle SFTP session: %v", err)
+	}
+	if err := c.Wait(); err == nil {
+		t.Error("idle session survived Shutdown")
 	}
 }
