@@ -94,7 +94,9 @@ func loadState(path string, hosts map[string]*hostFS) (*deviceState, error) {
 	dirty := false
 	var pending []*pendingCommit
 	for _, p := range s.d.Pending {
-		pending = append(pending, p)
+		if p != nil { // "null" in a damaged or hand-edited file
+			pending = append(pending, p)
+		}
 	}
 	if s.d.Legacy != nil {
 		pending = append(pending, s.d.Legacy)
