@@ -161,29 +161,31 @@ func TestFTPLoginThrottle(t *testing.T) {
 			c.cmdLine("NOOP", "200 OK.")
 		}
 	}
-	// The manual's only 421 text (PASS) may come before the close.
-	if rest := c.waitClosed(5 * time.Second); len(rest) > 1 || rest[0] != "" && rest[0] != "421 Service not available." {
-		t.Errorf("after the third failure: got %q before the close, want nothing or 421 Service not available.", rest)
+	// The reason, then the manual's only 421 text (PASS), then the close.
+	if rest := c.waitClosed(5 * time.Second); strings.Join(rest, "\n") != "421-Too many failed logins.\n421 Service not available." {
+		t.Errorf("after the third failure: got %q before the close, want the reason and 421 Service not available.", rest)
 	}
 	// A good password on a new connection still works.
 	s.login(t).cmdLine("NOOP", "200 OK.")
 }
 
-// TestFTPServerFull: with max_sessions = 1 a second connection gets 421
-// and is closed; once the first leaves, a new one is served.
+// TestFTPServerFull: with max_sessions = 1 a second login gets 421 with
+// the reason and is closed; once the first leaves, a new one is served.
+// Connections that have not logged in take no session slot.
 func TestFTPServerFull(t *testing.T) {
 	t.Parallel()
-	s := newFTPServer(t, "[limits]\nmax_sessions = 1\n")
+	s := newFTPServer(t, "[limits]\nmax_sessions = 1\nlogin_fail_delay = \"10ms\"\n")
 	first := s.dialCtl(t)
 	oneLine(t, "banner", first.reply(), "220 FTP server ready, 1 active clients of 1 simultaneous clients allowed.")
+	first.cmdExpect("USER root", 331)
+	first.cmdExpect("PASS "+s.password, 230)
 
 	second := s.dialCtl(t)
-	lines, _ := second.readReply(replyTimeout)
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "421") {
-		t.Errorf("second connection: got %q, want a line starting with 421", lines)
-	}
-	if rest := second.waitClosed(5 * time.Second); len(rest) > 1 || rest[0] != "" {
-		t.Errorf("second connection: got %q after the 421, want the close", rest)
+	oneLine(t, "second banner", second.reply(), "220 FTP server ready, 2 active clients of 1 simultaneous clients allowed.")
+	second.cmdExpect("USER root", 331)
+	second.send("PASS " + s.password)
+	if rest := second.waitClosed(replyTimeout); strings.Join(rest, "\n") != "421-Too many sessions (1 of 1 sessions in use); try again later.\n421 Service not available." {
+		t.Errorf("second login: got %q, want the reason, 421 and the close", rest)
 	}
 	first.cmdLine("QUIT", "221 Goodbye.")
 	first.waitClosed(5 * time.Second)
@@ -192,13 +194,16 @@ func TestFTPServerFull(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c := s.dialCtl(t)
+		c.expect(220)
+		c.cmdExpect("USER root", 331)
+		c.send("PASS " + s.password)
 		l, _ := c.readReply(replyTimeout)
-		if len(l) == 1 && strings.HasPrefix(l[0], "220 ") {
+		if len(l) == 1 && strings.HasPrefix(l[0], "230 ") {
 			break
 		}
 		c.conn.Close()
 		if time.Now().After(deadline) {
-			t.Fatalf("after the first session quit: got %q, want the 220 banner", l)
+			t.Fatalf("after the first session quit: got %q, want 230", l)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

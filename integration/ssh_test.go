@@ -229,8 +229,9 @@ func TestSessionRequestsRefused(t *testing.T) {
 	})
 }
 
-// TestSessionLimits: with two sessions held, a third connection from the
-// same address is refused, quickly, and a slot freed is usable again.
+// TestSessionLimits: with two sessions held, a third login from the same
+// address is refused at its login, quickly, with the reason; a slot freed
+// is usable again.
 func TestSessionLimits(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -274,8 +275,8 @@ func TestSessionLimits(t *testing.T) {
 			if elapsed > 3*time.Second {
 				t.Errorf("third session refused after %v, want under 3s", elapsed)
 			}
-			if _, ok := s.waitEvent(5*time.Second, "connection refused", nil); !ok {
-				t.Errorf("server log: no \"connection refused\" event")
+			if _, ok := s.waitEvent(5*time.Second, "session refused", nil); !ok {
+				t.Errorf("server log: no \"session refused\" event")
 			}
 
 			// Freeing a slot lets a new session in (the server notices the
