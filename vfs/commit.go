@@ -115,18 +115,18 @@ func (f *FS) move(s *Session, from, to string, keep bool) (Result, error) {
 		res = Moved
 		sum, n, err = f.commit(s, sm, sname, dm, dname, from, to, keep)
 	}
-	if err != nil {
-		f.audit.Info("rename", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
-			"source", from, "target", to, "result", err.Error())
-		return 0, err
-	}
 	kind := "rename"
 	if res == Moved {
 		kind = "commit"
 	}
-	f.audit.Info(kind, "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
-		"source", from, "target", to, "bytes", n, "sha256", hex.EncodeToString(sum),
-		"duration", time.Since(start), "result", "ok")
+	if err != nil {
+		args := append(auditSession(s), "source", from, "target", to, "result", err.Error(),
+			"duration_ms", durationMS(time.Since(start)))
+		f.audit.Warn(kind, append(args, refusalFields(s, err)...)...)
+		return 0, err
+	}
+	f.audit.Info(kind, append(auditSession(s), "source", from, "target", to, "bytes", n,
+		"sha256", hex.EncodeToString(sum), "duration_ms", durationMS(time.Since(start)), "result", "ok")...)
 	return res, nil
 }
 

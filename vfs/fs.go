@@ -72,6 +72,11 @@ type Session struct {
 	// Checks, if set, replaces the configured checks for this session
 	// (the FTP gateway's SITE CHECK).
 	Checks *image.Check
+	// Text, if set, returns the reply a refused operation's error gets
+	// from the session's front end (its status table: the manual's
+	// text). The audit logs it as text= with the refusal; vfs sends
+	// nothing to clients itself.
+	Text func(error) string
 }
 
 // checksFor returns the checks in force for s.
@@ -272,7 +277,7 @@ func (f *FS) allow(s *Session, op policy.Op, fs, p, opName string) error {
 		if errors.Is(err, policy.ErrNotVisible) {
 			return newErr(KindInvalidPath, opName, p, err)
 		}
-		return newErr(KindDenied, opName, p, err)
+		return f.refused(s, newErr(KindDenied, opName, p, err))
 	}
 	return nil
 }

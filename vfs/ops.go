@@ -104,6 +104,37 @@ type Reader struct {
 	start   time.Time
 	n       atomic.Int64
 	once    sync.Once
+
+	mu     sync.Mutex
+	result string // "" (ok), "aborted" or "error": the first recorded
+	cause  error
+}
+
+// Abort records that the download was ended before the client had what it
+// asked for: the client aborted it, or its connection ended (result
+// "aborted" in the audit). It does not close r.
+func (r *Reader) Abort(cause error) { r.record("aborted", cause) }
+
+// Fail records that the download failed (result "error"). A read error of
+// the file is recorded by ReadAt itself. It does not close r.
+func (r *Reader) Fail(err error) { r.record("error", err) }
+
+func (r *Reader) record(result string, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.result == "" {
+		r.result, r.cause = result, cause
+	}
+}
+
+// outcome is the download's result for the audit, and the cause.
+func (r *Reader) outcome() (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.result == "" {
+		return "ok", nil
+	}
+	return r.result, r.cause
 }
 
 // ReadAt reads from the file.
@@ -113,6 +144,9 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n, err := r.ra.ReadAt(p, off)
 	r.n.Add(int64(n))
+	if err != nil && err != io.EOF {
+		r.Fail(err)
+	}
 	return n, err
 }
 
@@ -142,7 +176,9 @@ func (r *Reader) Close() error {
 	r.once.Do(func() {
 		err = r.close()
 		r.release()
-		r.done(r.n.Load(), time.Since(r.start))
+		if r.done != nil {
+			r.done(r.n.Load(), time.Since(r.start))
+		}
 	})
 	return err
 }
@@ -171,8 +207,17 @@ func (f *FS) OpenRead(s *Session, p string) (*Reader, error) {
 	r.release = release
 	r.start = time.Now()
 	r.done = func(n int64, d time.Duration) {
-		f.audit.Info("transfer", "direction", "download", "user", s.User.Name, "session", s.ID,
-			"remote_addr", s.Remote, "path", p, "bytes", n, "duration", d)
+		result, cause := r.outcome()
+		args := append(auditSession(s), "direction", "download", "path", p, "bytes", n,
+			"duration_ms", durationMS(d), "result", result)
+		if result == "ok" {
+			f.audit.Info("transfer", args...)
+			return
+		}
+		if cause != nil {
+			args = append(args, "error", cause.Error())
+		}
+		f.audit.Warn("transfer", args...)
 	}
 	return r, nil
 }
@@ -231,7 +276,7 @@ func (f *FS) Remove(s *Session, p string) error {
 	switch m.kind {
 	case kindHost:
 		if f.isActiveApp(m, name) && !f.delAct {
-			return newErr(KindDenied, "remove", p, ErrActiveApp)
+			return f.refused(s, newErr(KindDenied, "remove", p, ErrActiveApp))
 		}
 		err = m.host.remove(name)
 	case kindMem:
@@ -246,6 +291,6 @@ func (f *FS) Remove(s *Session, p string) error {
 	if err != nil {
 		return ioErr("remove", p, err)
 	}
-	f.audit.Info("remove", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote, "path", p)
+	f.audit.Info("remove", append(auditSession(s), "path", p)...)
 	return nil
 }

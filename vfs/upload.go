@@ -336,9 +336,8 @@ func (w *Writer) finish(err error, result string) {
 	if err != nil {
 		level = w.f.audit.Warn
 	}
-	level("transfer", "direction", "upload", "user", w.s.User.Name, "session", w.s.ID,
-		"remote_addr", w.s.Remote, "path", w.p, "bytes", w.n.Load(), "duration", time.Since(w.start).String(),
-		"result", result)
+	level("transfer", append(auditSession(w.s), "direction", "upload", "path", w.p, "bytes", w.n.Load(),
+		"duration_ms", durationMS(time.Since(w.start)), "result", result)...)
 }
 
 // OpenWrite opens a file for writing in the given mode. A known file on a
@@ -362,7 +361,7 @@ func (f *FS) OpenWrite(s *Session, p string, mode WriteMode) (*Writer, error) {
 		}
 	}
 	if f.checked(s, m, name) {
-		return nil, errTargetPath("open", p, name)
+		return nil, f.refused(s, errTargetPath("open", p, name))
 	}
 	release, err := f.enter(m, "open", p)
 	if err != nil {
@@ -472,7 +471,7 @@ func (f *FS) memOwner(s *Session, name, op, p string, mayBeMissing bool) error {
 		return newErr(KindBusy, op, p, mem.ErrBusy)
 	}
 	if mi.Owner.User != s.User.Name && !s.User.IsSupervisor() {
-		return newErr(KindDenied, op, p, errors.New("staged by another user"))
+		return f.refused(s, newErr(KindDenied, op, p, errors.New("staged by another user")))
 	}
 	return nil
 }

@@ -63,8 +63,9 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	on := f.checksFor(s)
 	checksRun := "none"
 	fail := func(err error) (Result, error) {
-		f.audit.Info("commit", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
-			"source", from, "target", to, "checks", checksRun, "result", err.Error(), "detail", checkDetail(err))
+		args := append(auditSession(s), "source", from, "target", to, "checks", checksRun,
+			"result", err.Error(), "detail", checkDetail(err), "duration_ms", durationMS(time.Since(start)))
+		f.audit.Warn("commit", append(args, refusalFields(s, err)...)...)
 		return 0, err
 	}
 	release, err := f.enter(sm, "rename", from)
@@ -144,7 +145,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		if _, err := copyFrom(d, r); err != nil {
 			return fail(sided(newErr(KindIO, "rename", from, errors.Join(ErrCheckSource, err)), SideSource))
 		}
-		if err := f.postcheck(im, d, target, on); err != nil {
+		if err := f.postcheck(im, d, "rename", target, on); err != nil {
 			return fail(err)
 		}
 		err = f.recordCommit(tm.host.dir+"/"+tname, d.FileSHA256(), im, func() error {
@@ -157,7 +158,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	} else {
 		res = Moved
 		d, err = f.writeCommit(s, tm, tname, target, r, im, func(d *image.Digest) error {
-			return f.postcheck(im, d, target, on)
+			return f.postcheck(im, d, "rename", target, on)
 		})
 		if err != nil {
 			return fail(err)
@@ -167,19 +168,19 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		}
 	}
 	sum := d.FileSHA256()
-	f.audit.Info("commit", "user", s.User.Name, "session", s.ID, "remote_addr", s.Remote,
-		"source", from, "target", target, "checks", checksRun, "bytes", r.size,
-		"sha256", hex.EncodeToString(sum[:]), "duration", time.Since(start), "result", "ok")
+	f.audit.Info("commit", append(auditSession(s), "source", from, "target", target, "checks", checksRun,
+		"bytes", r.size, "sha256", hex.EncodeToString(sum[:]), "duration_ms", durationMS(time.Since(start)),
+		"result", "ok")...)
 	return res, nil
 }
 
-func (f *FS) postcheck(im *image.Image, d *image.Digest, target string, on image.Check) error {
+func (f *FS) postcheck(im *image.Image, d *image.Digest, op, target string, on image.Check) error {
 	if err := image.Postcheck(im, d, f.dev, on); err != nil {
 		var ce *image.CheckError
 		if errors.As(err, &ce) {
-			return newErr(KindCheck, "rename", target, err)
+			return newErr(KindCheck, op, target, err)
 		}
-		return sided(newErr(KindIO, "rename", target, errors.Join(ErrCheckSource, err)), SideSource)
+		return sided(newErr(KindIO, op, target, errors.Join(ErrCheckSource, err)), SideSource)
 	}
 	return nil
 }
@@ -237,7 +238,12 @@ func (f *FS) isActiveApp(m *mount, name string) bool {
 // under its own name, without committing it: the FTP gateway checks a
 // known file as soon as it is staged (manual §5.1.6). A file that is not
 // known, or with no verifying check on, passes.
+// A check that refuses the file is audited ("refused", at warn).
 func (f *FS) Verify(s *Session, p string) error {
+	return f.refused(s, f.verify(s, p))
+}
+
+func (f *FS) verify(s *Session, p string) error {
 	m, name, err := f.resolve(s, "verify", p)
 	if err != nil {
 		return err
@@ -266,5 +272,5 @@ func (f *FS) Verify(s *Session, p string) error {
 	if _, err := copyFrom(d, r); err != nil {
 		return newErr(KindIO, "verify", p, errors.Join(ErrCheckSource, err))
 	}
-	return f.postcheck(im, d, p, on)
+	return f.postcheck(im, d, "verify", p, on)
 }
