@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -291,18 +292,31 @@ const (
 var ErrConfig = errors.New("invalid configuration")
 
 // Load reads, strictly decodes, defaults and validates the file at path.
-// Every error names the file, and the line where the decoder knows it.
-func Load(path string) (*Config, error) {
+// Every error names the file, and the line where the file has one.
+func Load(path string) (*Config, error) { return LoadWith(path, Overrides{}) }
+
+// Overrides are command-line settings that replace the file's before the
+// defaults are filled in, so that what derives from them follows: with
+// DataDir set, the mounts without a path move under it too.
+type Overrides struct {
+	DataDir string // "" keeps the file's data_dir; relative to the working directory
+}
+
+// LoadWith is Load with the command line's overrides.
+func LoadWith(path string, o Overrides) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, o)
 }
 
 // Parse is Load on bytes already read; name is used in errors and to resolve
 // a relative data_dir.
-func Parse(name string, data []byte) (*Config, error) {
+func Parse(name string, data []byte) (*Config, error) { return ParseWith(name, data, Overrides{}) }
+
+// ParseWith is Parse with the command line's overrides.
+func ParseWith(name string, data []byte, o Overrides) (*Config, error) {
 	var c Config
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
 	if err != nil {
@@ -326,23 +340,97 @@ func Parse(name string, data []byte) (*Config, error) {
 		k := und[0]
 		return nil, fmt.Errorf("%w: %s:%d: unknown key %q", ErrConfig, name, keyLine(data, k), k.String())
 	}
-	if err := c.fill(filepath.Dir(name)); err != nil {
+	err = integerDurations(md, reflect.TypeOf(c), nil)
+	if err == nil {
+		if o.DataDir != "" {
+			abs, aerr := filepath.Abs(o.DataDir)
+			if aerr != nil {
+				return nil, fmt.Errorf("%w: --data: %v", ErrConfig, aerr)
+			}
+			c.DataDir = abs
+		}
+		err = c.fill(filepath.Dir(name))
+	}
+	if err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			if line := findLine(data, ke.table, ke.index, ke.key); line > 0 {
+				return nil, fmt.Errorf("%w: %s:%d: %v", ErrConfig, name, line, err)
+			}
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
 	}
 	return &c, nil
+}
+
+// keyError is a semantic error about one key, for Parse to give its line.
+// table is the dotted table ("" for the top level, "user" for [[user]]),
+// index the element of an array of tables (-1: any), key the key in it
+// ("" for the table itself).
+type keyError struct {
+	table string
+	index int
+	key   string
+	err   error
+}
+
+func (e *keyError) Error() string { return e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
+// at ties err to table.key (see keyError).
+func at(table, key string, err error) error {
+	return &keyError{table: table, index: -1, key: key, err: err}
+}
+
+// atIndex ties err to key in the index-th [[table]].
+func atIndex(table string, index int, key string, err error) error {
+	return &keyError{table: table, index: index, key: key, err: err}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// integerDurations refuses a bare integer for a duration: the decoder
+// would take idle_timeout = 5 as 5 ns, and drop every session at once.
+// Durations are strings such as "5s" (time.ParseDuration). Only tables
+// (not arrays of tables) hold durations.
+func integerDurations(md toml.MetaData, t reflect.Type, path []string) error {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		key := append(append([]string(nil), path...), name)
+		switch {
+		case f.Type == durationType:
+			if md.Type(key...) == "Integer" {
+				return at(strings.Join(path, "."), name, fmt.Errorf("%s: a duration is a string with a unit, such as \"5s\" or \"10m\", not a bare integer",
+					strings.Join(key, ".")))
+			}
+		case f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == t.PkgPath():
+			if err := integerDurations(md, f.Type, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // lineErr matches the decoder's type errors, "line N (last key ...): ...".
 var lineErr = regexp.MustCompile(`^line (\d+) (.*)$`)
 
 // keyLine finds the line of an undecoded key; the decoder does not report
-// positions for keys it did not use. Tables are matched by their header.
+// positions for keys it did not use.
 func keyLine(data []byte, k toml.Key) int {
+	if line := findLine(data, strings.Join(k[:len(k)-1], "."), -1, k[len(k)-1]); line > 0 {
+		return line
+	}
+	// An unknown table, or a dotted key or an inline table.
 	last := regexp.QuoteMeta(k[len(k)-1])
 	res := []*regexp.Regexp{
-		regexp.MustCompile(`^\s*"?` + last + `"?\s*=`),
 		regexp.MustCompile(`^\s*\[\[?\s*` + regexp.QuoteMeta(k.String()) + `\s*\]`),
-		regexp.MustCompile(`[{,]\s*"?` + last + `"?\s*=`),
+		regexp.MustCompile(`^\s*"?` + last + `"?\s*=`),
+		regexp.MustCompile(`[{,.]\s*"?` + last + `"?\s*=`),
 	}
 	for _, re := range res {
 		for i, line := range strings.Split(string(data), "\n") {
@@ -352,6 +440,53 @@ func keyLine(data []byte, k toml.Key) int {
 		}
 	}
 	return 0
+}
+
+var (
+	headerLine = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_."-]+?)\s*\]`)
+	keyValLine = regexp.MustCompile(`^\s*"?([A-Za-z0-9_-]+)"?\s*=`)
+)
+
+// FindLine returns the line of key in a configuration file's data, for
+// checks made outside Parse (see keyError for the arguments); 0 if unknown.
+func FindLine(data []byte, table string, index int, key string) int {
+	return findLine(data, table, index, key)
+}
+
+// findLine returns the line of key in table (see keyError), or of the
+// table's header when key is "" or not written there; 0 if neither is
+// found. Sub-tables of an array element ([user.permissions]) belong to the
+// element before them.
+func findLine(data []byte, table string, index int, key string) int {
+	cur, elem := "", -1        // the current table and its array element
+	counts := map[string]int{} // [[name]] headers seen
+	header := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		if m := headerLine.FindStringSubmatch(line); m != nil {
+			name := strings.ReplaceAll(m[2], `"`, "")
+			if m[1] == "[[" {
+				elem = counts[name]
+				counts[name]++
+			} else if !strings.HasPrefix(name, cur+".") {
+				elem = -1
+			}
+			cur = name
+			if cur == table && (index < 0 || elem == index) && header == 0 {
+				header = i + 1
+				if key == "" {
+					return header
+				}
+			}
+			continue
+		}
+		if cur != table || (index >= 0 && elem != index) {
+			continue
+		}
+		if m := keyValLine.FindStringSubmatch(line); m != nil && m[1] == key {
+			return i + 1
+		}
+	}
+	return header
 }
 
 // fill applies defaults and validates. base resolves relative paths.
@@ -366,14 +501,17 @@ func (c *Config) fill(base string) error {
 		c.SSH.MaxAuthTries = 3
 	}
 	if c.SSH.MaxAuthTries < 0 {
-		return errors.New("ssh.max_auth_tries must be positive")
+		return at("ssh", "max_auth_tries", errors.New("ssh.max_auth_tries must be positive"))
 	}
 	switch c.SSH.WinSCPSetstat {
 	case "":
 		c.SSH.WinSCPSetstat = "auto"
 	case "auto", "on", "off":
 	default:
-		return fmt.Errorf("ssh.winscp_setstat must be auto, on or off, not %q", c.SSH.WinSCPSetstat)
+		return at("ssh", "winscp_setstat", fmt.Errorf("ssh.winscp_setstat must be auto, on or off, not %q", c.SSH.WinSCPSetstat))
+	}
+	if err := CheckListen(c.SSH.Listen); err != nil {
+		return at("ssh", "listen", fmt.Errorf("ssh.listen: %v", err))
 	}
 	if err := c.fillFTP(base); err != nil {
 		return err
@@ -388,11 +526,11 @@ func (c *Config) fill(base string) error {
 		c.Mem.MaxBytes = DefaultMemMax
 	}
 	if c.Mem.MaxBytes < 0 {
-		return errors.New("mem.max_bytes must be positive")
+		return at("mem", "max_bytes", errors.New("mem.max_bytes must be positive"))
 	}
 	setInt(&c.Names.MaxLen, DefaultNameMax)
 	if c.Names.MaxLen < 1 || c.Names.MaxLen > 255 {
-		return errors.New("names.max_len must be 1..255")
+		return at("names", "max_len", errors.New("names.max_len must be 1..255"))
 	}
 	if err := c.fillDevice(); err != nil {
 		return err
@@ -405,10 +543,10 @@ func (c *Config) fill(base string) error {
 		m := &c.Mounts[i]
 		m.Name = strings.ToLower(m.Name)
 		if !hostMountNames[m.Name] {
-			return fmt.Errorf("mount %q: name must be one of dsk, bio, fda, fco, smc (mem, tst and ts1 are built in)", m.Name)
+			return atIndex("mount", i, "name", fmt.Errorf("mount %q: name must be one of dsk, bio, fda, fco, smc (mem, tst and ts1 are built in)", m.Name))
 		}
 		if seen[m.Name] {
-			return fmt.Errorf("mount %q listed twice", m.Name)
+			return atIndex("mount", i, "name", fmt.Errorf("mount %q listed twice", m.Name))
 		}
 		seen[m.Name] = true
 		if m.Path == "" {
@@ -421,29 +559,29 @@ func (c *Config) fill(base string) error {
 	for i := range c.Users {
 		u := &c.Users[i]
 		if u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n\x00:") {
-			return fmt.Errorf("user %d: invalid name %q", i+1, u.Name)
+			return atIndex("user", i, "name", fmt.Errorf("user %d: invalid name %q", i+1, u.Name))
 		}
 		if users[u.Name] {
-			return fmt.Errorf("user %q listed twice", u.Name)
+			return atIndex("user", i, "name", fmt.Errorf("user %q listed twice", u.Name))
 		}
 		users[u.Name] = true
 		if !u.Level.valid() {
-			return fmt.Errorf("user %q: level must be supervisor, guest or viewer, not %q", u.Name, u.Level)
+			return atIndex("user", i, "level", fmt.Errorf("user %q: level must be supervisor, guest or viewer, not %q", u.Name, u.Level))
 		}
 		if u.PasswordHash != "" {
 			if err := checkHashFormat(u.PasswordHash); err != nil {
-				return fmt.Errorf("user %q: %v", u.Name, err)
+				return atIndex("user", i, "password_hash", fmt.Errorf("user %q: %v", u.Name, err))
 			}
 		}
 		for j, fs := range u.FileSystems {
 			u.FileSystems[j] = strings.ToLower(fs)
 			if !c.HasMount(u.FileSystems[j]) {
-				return fmt.Errorf("user %q: unknown file system %q", u.Name, fs)
+				return atIndex("user", i, "filesystems", fmt.Errorf("user %q: unknown file system %q", u.Name, fs))
 			}
 		}
 		u.Incoming = strings.ToLower(u.Incoming)
 		if u.Incoming != "" && !c.HasMount(u.Incoming) {
-			return fmt.Errorf("user %q: unknown incoming file system %q", u.Name, u.Incoming)
+			return atIndex("user", i, "incoming", fmt.Errorf("user %q: unknown incoming file system %q", u.Name, u.Incoming))
 		}
 	}
 	return nil
@@ -480,7 +618,7 @@ func (c *Config) fillLimits() error {
 	setInt(&l.MaxSessionsPerIP, DefaultMaxSessionsIP)
 	setDur(&l.IdleTimeout, 10*time.Minute)
 	if l.LoginGraceTime != 0 && l.HandshakeTimeout != 0 && l.LoginGraceTime != l.HandshakeTimeout {
-		return errors.New("limits.login_grace_time and limits.handshake_timeout (its older name) disagree; keep one")
+		return at("limits", "handshake_timeout", errors.New("limits.login_grace_time and limits.handshake_timeout (its older name) disagree; keep one"))
 	}
 	setDur(&l.LoginGraceTime, l.HandshakeTimeout)
 	setDur(&l.LoginGraceTime, 2*time.Minute)
@@ -493,15 +631,23 @@ func (c *Config) fillLimits() error {
 	}
 	st, err := ParseStartups(l.MaxStartups)
 	if err != nil {
-		return fmt.Errorf("limits.max_startups: %v", err)
+		return at("limits", "max_startups", fmt.Errorf("limits.max_startups: %v", err))
 	}
 	l.Startups = st
 	if l.MaxFileBytes == 0 {
 		l.MaxFileBytes = DefaultMaxFile
 	}
-	if l.MaxFileBytes < 0 || l.MaxSessions < 0 || l.MaxSessionsPerIP < 0 || l.IdleTimeout < 0 ||
-		l.LoginGraceTime < 0 || l.LoginFailDelay < 0 || l.DataTimeout < 0 || l.MaxStartupsPerSource < 0 {
-		return errors.New("limits must not be negative")
+	for _, v := range []struct {
+		key string
+		neg bool
+	}{
+		{"max_file_bytes", l.MaxFileBytes < 0}, {"max_sessions", l.MaxSessions < 0}, {"max_sessions_per_ip", l.MaxSessionsPerIP < 0},
+		{"idle_timeout", l.IdleTimeout < 0}, {"login_grace_time", l.LoginGraceTime < 0}, {"login_fail_delay", l.LoginFailDelay < 0},
+		{"data_timeout", l.DataTimeout < 0}, {"max_startups_per_source", l.MaxStartupsPerSource < 0},
+	} {
+		if v.neg {
+			return at("limits", v.key, fmt.Errorf("limits must not be negative (limits.%s)", v.key))
+		}
 	}
 	return nil
 }
@@ -545,13 +691,13 @@ func (c *Config) fillPenalties() error {
 	setDur(&p.MaxBanTime, time.Hour)
 	if p.Threshold < 1 || p.ScorePassword < 0 || p.ScoreUnknownUser < 0 || p.ScoreNoAuth < 0 || p.ScoreLimit < 0 ||
 		p.MaxSources < 1 || p.Observation < 0 || p.BanTime < 0 || p.MaxBanTime < p.BanTime {
-		return errors.New("penalties: threshold and max_sources must be positive, scores and times not negative, max_ban_time >= ban_time")
+		return at("penalties", "", errors.New("penalties: threshold and max_sources must be positive, scores and times not negative, max_ban_time >= ban_time"))
 	}
 	p.AllowNets = nil
 	for _, a := range p.Allow {
 		n, err := parseNet(a)
 		if err != nil {
-			return fmt.Errorf("penalties.allow: %v", err)
+			return at("penalties", "allow", fmt.Errorf("penalties.allow: %v", err))
 		}
 		p.AllowNets = append(p.AllowNets, n)
 	}
@@ -595,14 +741,14 @@ func (c *Config) fillDevice() error {
 	var err error
 	if d.BIOSVersion != "" {
 		if d.BIOS, err = image.ParseVersion(d.BIOSVersion); err != nil {
-			return fmt.Errorf("device.bios_version: %v", err)
+			return at("device", "bios_version", fmt.Errorf("device.bios_version: %v", err))
 		}
 	}
 	d.Keys = nil
 	for i, k := range d.TrustedKeys {
 		pk, err := image.ParsePublicKey([]byte(k))
 		if err != nil {
-			return fmt.Errorf("device.trusted_keys[%d]: %v", i, err)
+			return at("device", "trusted_keys", fmt.Errorf("device.trusted_keys[%d]: %v", i, err))
 		}
 		d.Keys = append(d.Keys, pk)
 	}
@@ -618,10 +764,28 @@ func (c *Config) fillDevice() error {
 		}
 	}
 	if c.Checks.On, err = image.ParseChecks(enabled); err != nil {
-		return fmt.Errorf("checks.enabled: %v", err)
+		return at("checks", "enabled", fmt.Errorf("checks.enabled: %v", err))
 	}
 	if c.Checks.On&image.CheckSignature != 0 && len(d.Keys) == 0 {
-		return errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty (every known file would be refused); add a key or "no signature" to checks.enabled`)
+		return at("checks", "enabled", errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty (every known file would be refused); add a key or "no signature" to checks.enabled`))
+	}
+	return nil
+}
+
+// CheckListen checks a listen address as net.Listen will take it:
+// "host:port" or ":port", the port a number 0..65535 or a service name.
+// "" (off, or the default) passes. serve checks its flags with it too, so
+// that a bad address fails before anything is written.
+func CheckListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (%v)", addr, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q: bad port %q", addr, port)
 	}
 	return nil
 }
@@ -643,25 +807,25 @@ func (c *Config) fillFTP(base string) error {
 	case "msdos", "ms-dos":
 		f.OS = "msdos"
 	default:
-		return fmt.Errorf("ftp.os must be unix or msdos, not %q", f.OS)
+		return at("ftp", "os", fmt.Errorf("ftp.os must be unix or msdos, not %q", f.OS))
 	}
 	if f.DataPort < -1 || f.DataPort > 65535 {
-		return fmt.Errorf("ftp.data_port %d out of range", f.DataPort)
+		return at("ftp", "data_port", fmt.Errorf("ftp.data_port %d out of range", f.DataPort))
 	}
 	if f.PasvMin < 0 || f.PasvMax > 65535 || f.PasvMin > f.PasvMax || (f.PasvMin == 0) != (f.PasvMax == 0) {
-		return fmt.Errorf("ftp.pasv_min_port..pasv_max_port must be a range within 1..65535, or both 0")
+		return at("ftp", "pasv_min_port", errors.New("ftp.pasv_min_port..pasv_max_port must be a range within 1..65535, or both 0"))
 	}
 	if f.PasvAddress != "" {
 		if ip := net.ParseIP(f.PasvAddress); ip == nil || ip.To4() == nil {
-			return fmt.Errorf("ftp.pasv_address %q is not an IPv4 address", f.PasvAddress)
+			return at("ftp", "pasv_address", fmt.Errorf("ftp.pasv_address %q is not an IPv4 address", f.PasvAddress))
 		}
 	}
 	if f.InactivityTimer < 0 || f.MaxLoginFailures < 0 || f.MSS < 0 || f.RxBuff < 0 || f.TxBuff < 0 {
-		return errors.New("ftp limits must not be negative")
+		return at("ftp", "", errors.New("ftp limits must not be negative"))
 	}
 	f.DefaultFS = strings.ToLower(f.DefaultFS)
 	if f.DefaultFS != "" && !c.HasMount(f.DefaultFS) && !hostMountNames[f.DefaultFS] {
-		return fmt.Errorf("ftp.default_fs: unknown file system %q", f.DefaultFS)
+		return at("ftp", "default_fs", fmt.Errorf("ftp.default_fs: unknown file system %q", f.DefaultFS))
 	}
 	for _, p := range []*string{&f.TLSCert, &f.TLSKey, &f.MOTD, &f.BackupDir} {
 		if *p != "" && !filepath.IsAbs(*p) {
@@ -669,7 +833,14 @@ func (c *Config) fillFTP(base string) error {
 		}
 	}
 	if (f.TLSCert == "") != (f.TLSKey == "") {
-		return errors.New("ftp.tls_cert and ftp.tls_key go together")
+		key := "tls_cert"
+		if f.TLSCert == "" {
+			key = "tls_key"
+		}
+		return at("ftp", key, errors.New("ftp.tls_cert and ftp.tls_key go together"))
+	}
+	if err := CheckListen(f.Listen); err != nil {
+		return at("ftp", "listen", fmt.Errorf("ftp.listen: %v", err))
 	}
 	return nil
 }
