@@ -5,11 +5,13 @@
 // limiter.
 //
 // The metrics live in a registry of their own (no package-level state):
-// New builds one, WrapAudit puts the counting in front of the audit logger,
-// Serve exposes /metrics on a loopback address.
+// New builds one, WrapAudit puts the counting in front of the audit logger
+// (before the components that audit exist), Watch adds the gauges (once
+// they do), Serve exposes /metrics on a loopback address.
 package metrics
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,9 +20,9 @@ import (
 	"github.com/sluice/sluice/vfs"
 )
 
-// Config holds the callbacks read at each scrape. A nil callback leaves
+// Sources are the callbacks read at each scrape. A nil callback leaves
 // its gauges out.
-type Config struct {
+type Sources struct {
 	// Staging returns the staging buffer's counters (vfs.FS.BufferStats).
 	Staging func() vfs.BufferStats
 	// Sessions returns the session slots held and the limit
@@ -61,7 +63,7 @@ const (
 
 // New returns the metrics, registered with the Go runtime and process
 // collectors (resident memory matters for a bounded server).
-func New(cfg Config) *Metrics {
+func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -105,20 +107,27 @@ func New(cfg Config) *Metrics {
 			m.transferBytes.WithLabelValues(fe, dir)
 		}
 	}
-	if f := cfg.Staging; f != nil {
+	return m
+}
+
+// Watch adds the gauges read from s at each scrape. Call it once, after
+// New, before serving; a second call for the same gauges is an error.
+func (m *Metrics) Watch(s Sources) error {
+	var cs []prometheus.Collector
+	if f := s.Staging; f != nil {
 		gauge := func(name, help string, v func(vfs.BufferStats) int64) {
-			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
 				func() float64 { return float64(v(f())) }))
 		}
 		gauge("sluice_staging_max_bytes", "Size of the staging buffer /mem ([mem] max_bytes, the manual's MAX).",
-			func(s vfs.BufferStats) int64 { return s.Max })
+			func(st vfs.BufferStats) int64 { return st.Max })
 		gauge("sluice_staging_allocated_bytes", "Bytes the staging buffer has taken from the system (the manual's REQ).",
-			func(s vfs.BufferStats) int64 { return s.Req })
+			func(st vfs.BufferStats) int64 { return st.Req })
 		gauge("sluice_staging_used_bytes", "Bytes held by staged files (the manual's BUSY).",
-			func(s vfs.BufferStats) int64 { return s.Busy })
+			func(st vfs.BufferStats) int64 { return st.Busy })
 	}
-	if f := cfg.Sessions; f != nil {
-		m.reg.MustRegister(
+	if f := s.Sessions; f != nil {
+		cs = append(cs,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_session_slots_used",
 				Help: "Session slots held now, both front ends ([limits] max_sessions)."},
 				func() float64 { n, _ := f(); return float64(n) }),
@@ -126,11 +135,16 @@ func New(cfg Config) *Metrics {
 				Help: "Session slots allowed ([limits] max_sessions)."},
 				func() float64 { _, max := f(); return float64(max) }))
 	}
-	if f := cfg.Bans; f != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_bans_active",
+	if f := s.Bans; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_bans_active",
 			Help: "Sources banned now."}, func() float64 { return float64(f()) }))
 	}
-	return m
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // Registry returns the registry, to gather from in tests or to add

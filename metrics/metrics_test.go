@@ -203,7 +203,7 @@ func TestWrapAuditCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := New(Config{})
+			m := New()
 			l := m.WrapAudit(testLogger(t))
 			for _, e := range tt.events {
 				if e.warn {
@@ -224,7 +224,7 @@ func TestWrapAuditCounts(t *testing.T) {
 func TestWrapAuditForwardsAndDerives(t *testing.T) {
 	var buf bytes.Buffer
 	base := hclog.New(&hclog.LoggerOptions{Name: "audit", Output: &buf, Level: hclog.Info})
-	m := New(Config{})
+	m := New()
 	l := m.WrapAudit(base)
 	l.Info("login", "user", "root", "remote_addr", "127.0.0.1:1", "method", "publickey")
 	if !strings.Contains(buf.String(), "audit: login: user=root") {
@@ -266,11 +266,17 @@ func TestWrapAuditForwardsAndDerives(t *testing.T) {
 
 func TestGaugeCallbacks(t *testing.T) {
 	st := vfs.BufferStats{Max: 64 << 20, Req: 3 << 20, Busy: 2 << 20}
-	m := New(Config{
+	m := New()
+	if err := m.Watch(Sources{
 		Staging:  func() vfs.BufferStats { return st },
 		Sessions: func() (int, int) { return 3, 16 },
 		Bans:     func() int { return 2 },
-	})
+	}); err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if err := m.Watch(Sources{Bans: func() int { return 0 }}); err == nil {
+		t.Error("a second Watch of the same gauge succeeded, want an error")
+	}
 	for _, c := range []struct {
 		name string
 		v    float64
@@ -290,7 +296,7 @@ func TestGaugeCallbacks(t *testing.T) {
 	if got := value(t, m, "sluice_staging_used_bytes"); got != 0 {
 		t.Errorf("sluice_staging_used_bytes after release = %v, want 0", got)
 	}
-	if got := value(t, New(Config{}), "sluice_staging_max_bytes"); got != -1 {
+	if got := value(t, New(), "sluice_staging_max_bytes"); got != -1 {
 		t.Errorf("without a Staging callback: sluice_staging_max_bytes = %v, want no series", got)
 	}
 }
@@ -321,7 +327,10 @@ func TestCheckLoopback(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
-	m := New(Config{Staging: func() vfs.BufferStats { return vfs.BufferStats{Max: 1024} }})
+	m := New()
+	if err := m.Watch(Sources{Staging: func() vfs.BufferStats { return vfs.BufferStats{Max: 1024} }}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := m.Serve("0.0.0.0:0"); err == nil {
 		t.Fatal("Serve(0.0.0.0:0) succeeded, want a loopback refusal")
 	}
