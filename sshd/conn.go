@@ -116,7 +116,7 @@ func (c *serverConn) Serve() {
 		}
 	}()
 
-	lim := s.cfg.Policy.Limits
+	lim := s.pol().Limits
 	dc := &deadlineConn{Conn: c.nc}
 	dc.SetDeadline(time.Now().Add(lim.LoginGraceTime))
 	sconn, chans, reqs, err := ssh.NewServerConn(dc, c.authConfig())
@@ -124,9 +124,21 @@ func (c *serverConn) Serve() {
 		if !c.scored {
 			s.def.Add(c.ip, policy.EventNoAuth)
 		}
-		if !errors.Is(err, io.EOF) {
-			log.Info("handshake failed", "error", err)
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			// A scanner or a probe that hung up, or Shutdown: nothing
+			// to audit.
+			log.Debug("handshake ended", "error", err)
+			return
 		}
+		args := []any{"remote_addr", c.remote, "error", err}
+		var ne *ssh.AlgorithmNegotiationError
+		if errors.As(err, &ne) {
+			// What the client offered and what sluice offers: an old
+			// client or a scanner probing for weak algorithms.
+			args = append(args, "negotiating", ne.What, "client_offered", strings.Join(ne.RequestedAlgorithms, ","),
+				"server_offered", strings.Join(ne.SupportedAlgorithms, ","))
+		}
+		s.audit.Info("handshake failed", args...)
 		return
 	}
 	releasePre()
@@ -138,20 +150,21 @@ func (c *serverConn) Serve() {
 		return
 	}
 	ext := sconn.Permissions.Extensions
-	s.audit.Info("login", "user", user.Name, "remote_addr", c.remote, "method", ext[extMethod],
+	sid := "ssh-" + c.id // the session id of every audit event of this connection
+	s.audit.Info("login", "user", user.Name, "session", sid, "remote_addr", c.remote, "method", ext[extMethod],
 		"key_fingerprint", ext[extFingerprint], "client", string(sconn.ClientVersion()))
 	start := time.Now()
-	s.audit.Info("session start", "user", user.Name, "session", c.id, "remote_addr", c.remote)
+	s.audit.Info("session start", "user", user.Name, "session", sid, "remote_addr", c.remote)
 	defer func() {
-		s.audit.Info("session end", "user", user.Name, "session", c.id, "remote_addr", c.remote,
-			"duration", time.Since(start))
+		s.audit.Info("session end", "user", user.Name, "session", sid, "remote_addr", c.remote,
+			"duration_ms", time.Since(start).Milliseconds())
 	}()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sess := &vfs.Session{User: user, ID: "ssh-" + c.id, Remote: c.remote}
+	sess := &vfs.Session{User: user, ID: sid, Remote: c.remote, Text: sftphandler.AuditText}
 	opt := sftphandler.Options{
-		WinSCPCompat: winscpCompat(s.cfg.Policy.SSH.WinSCPSetstat, string(sconn.ClientVersion())),
+		WinSCPCompat: winscpCompat(s.pol().SSH.WinSCPSetstat, string(sconn.ClientVersion())),
 		Logger:       s.log.Named("sftp").With("conn", c.id, "user", user.Name),
 	}
 
@@ -239,7 +252,12 @@ func (c *serverConn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *s
 				continue
 			}
 			// shell, exec, pty-req, env, x11-req, auth-agent-req@openssh.com …
-			log.Info("channel request refused", "type", req.Type)
+			// OpenSSH sends env (LANG, LC_*) on every login: not news.
+			if req.Type == "env" {
+				log.Debug("channel request refused", "type", req.Type)
+			} else {
+				log.Info("channel request refused", "type", req.Type)
+			}
 			if req.WantReply {
 				req.Reply(false, nil)
 			}
