@@ -23,7 +23,7 @@ const (
 // callbacks know the connection, so they can score its source, refuse it
 // once the source is banned, and take its session slot.
 func (c *serverConn) authConfig() *ssh.ServerConfig {
-	cfg := *c.srv.sshCfg
+	cfg := *c.srv.cur.Load().sshCfg
 	cfg.PasswordCallback = c.passwordAuth
 	cfg.KeyboardInteractiveCallback = c.keyboardInteractive
 	cfg.PublicKeyCallback = c.publicKeyQuery
@@ -60,7 +60,7 @@ func (c *serverConn) failed(conn ssh.ConnMetadata, method, fingerprint string, u
 	s.audit.Info("login failed", "user", conn.User(), "remote_addr", c.remote,
 		"method", method, "key_fingerprint", fingerprint)
 	ev := policy.EventPassword
-	if s.cfg.Policy.User(conn.User()) == nil {
+	if s.pol().User(conn.User()) == nil {
 		ev = policy.EventUnknownUser
 	}
 	c.scored = true
@@ -68,7 +68,7 @@ func (c *serverConn) failed(conn ssh.ConnMetadata, method, fingerprint string, u
 	unlock()
 	// Throttle: each failed attempt costs the client this long, and
 	// MaxAuthTries bounds the attempts per connection.
-	time.Sleep(s.cfg.Policy.Limits.LoginFailDelay)
+	time.Sleep(s.pol().Limits.LoginFailDelay)
 	if nowBanned {
 		c.tell(policy.ErrSourceBanned.Error())
 	}
@@ -103,7 +103,7 @@ func (c *serverConn) checkPassword(conn ssh.ConnMetadata, method, pw string) (*s
 		unlock()
 		return nil, errAuth
 	}
-	_, err := c.srv.cfg.Policy.CheckPassword(conn.User(), pw)
+	_, err := c.srv.pol().CheckPassword(conn.User(), pw)
 	if err != nil {
 		return nil, c.failed(conn, method, "", unlock)
 	}
@@ -134,7 +134,7 @@ func (c *serverConn) publicKeyQuery(conn ssh.ConnMetadata, key ssh.PublicKey) (*
 	if c.banned() {
 		return nil, errAuth
 	}
-	if !c.srv.keys[conn.User()][string(key.Marshal())] {
+	if !c.srv.cur.Load().keys[conn.User()][string(key.Marshal())] {
 		c.srv.audit.Info("login failed", "user", conn.User(), "remote_addr", c.remote,
 			"method", "publickey", "key_fingerprint", ssh.FingerprintSHA256(key))
 		return nil, errAuth
@@ -155,4 +155,4 @@ func perms(method, fp string) *ssh.Permissions {
 }
 
 // userOf returns the policy user of an authenticated connection.
-func (s *Server) userOf(name string) *policy.User { return s.cfg.Policy.User(name) }
+func (s *Server) userOf(name string) *policy.User { return s.pol().User(name) }

@@ -10,7 +10,6 @@ package sshd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -58,9 +57,10 @@ var (
 
 // Server is an SSH server for the sftp subsystem.
 type Server struct {
-	cfg      Config
-	sshCfg   *ssh.ServerConfig
-	keys     map[string]map[string]bool // user → marshalled authorized keys
+	cfg Config
+	// cur is the policy in force: every new connection and login reads
+	// it, Reload replaces it. A session keeps the user it logged in as.
+	cur      atomic.Pointer[state]
 	log      hclog.Logger
 	audit    hclog.Logger
 	sessions *policy.SessionLimiter
@@ -85,7 +85,6 @@ func New(cfg Config) (*Server, error) {
 		sessions: cfg.Sessions,
 		budget:   cfg.Budget,
 		def:      cfg.Defender,
-		keys:     map[string]map[string]bool{},
 	}
 	if s.def == nil {
 		s.def = policy.NewDefender(cfg.Policy.Penalties)
@@ -105,23 +104,15 @@ func New(cfg Config) (*Server, error) {
 	if s.sessions == nil {
 		s.sessions = policy.NewSessionLimiter(cfg.Policy.Limits)
 	}
-	for _, u := range cfg.Policy.Users {
-		set := map[string]bool{}
-		for i, line := range u.AuthorizedKeys {
-			k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-			if err != nil {
-				return nil, fmt.Errorf("sshd: user %q: authorized key %d: %w", u.Name, i+1, err)
-			}
-			set[string(k.Marshal())] = true
-		}
-		s.keys[u.Name] = set
+	st, err := s.newState(cfg.Policy)
+	if err != nil {
+		return nil, err
 	}
-	s.sshCfg = s.serverConfig()
+	s.cur.Store(st)
 	return s, nil
 }
 
-func (s *Server) serverConfig() *ssh.ServerConfig {
-	p := s.cfg.Policy
+func (s *Server) serverConfig(p *policy.Config) *ssh.ServerConfig {
 	c := &ssh.ServerConfig{
 		MaxAuthTries: p.SSH.MaxAuthTries,
 		// The auth callbacks are set per connection (authConfig).
