@@ -5,9 +5,14 @@
 // (ssh_host_ed25519_key, and ssh_host_rsa_key when RSA is asked for). A new
 // key is written through a temporary file with mode 0600, fsynced and
 // renamed, so a crash never leaves a truncated or world-readable key.
+// Next to each, as sshd has them, is its public key in authorized_keys
+// form (ssh_host_ed25519_key.pub, mode 0644), rewritten from the private
+// key whenever it is missing or differs; KnownHosts makes known_hosts
+// lines from the same keys.
 package hostkeys
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -20,12 +25,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/atomicfile"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // File names inside Config.Dir.
 const (
 	Ed25519File = "ssh_host_ed25519_key"
 	RSAFile     = "ssh_host_rsa_key"
+	PubSuffix   = ".pub" // public key file: the private key's name + PubSuffix
 	rsaBits     = 3072
 )
 
@@ -80,10 +87,11 @@ func Load(cfg Config) ([]ssh.Signer, error) {
 	return signers, nil
 }
 
-// Fingerprints returns "type SHA256:..." lines for the keys in dir without
-// generating any.
-func Fingerprints(dir string) ([]string, error) {
-	var out []string
+// PublicKeys returns the public halves of the host keys in dir (ed25519
+// first) without generating any. It reads the private key files, which
+// are authoritative; the .pub files are copies for operators.
+func PublicKeys(dir string) ([]ssh.PublicKey, error) {
+	var out []ssh.PublicKey
 	for _, name := range []string{Ed25519File, RSAFile} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
@@ -96,7 +104,7 @@ func Fingerprints(dir string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hostkeys: %s: %w", name, err)
 		}
-		out = append(out, fmt.Sprintf("%s %s", s.PublicKey().Type(), ssh.FingerprintSHA256(s.PublicKey())))
+		out = append(out, s.PublicKey())
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("hostkeys: no host key in %s", dir)
@@ -104,7 +112,57 @@ func Fingerprints(dir string) ([]string, error) {
 	return out, nil
 }
 
+// Fingerprints returns "type SHA256:..." lines for the keys in dir without
+// generating any.
+func Fingerprints(dir string) ([]string, error) {
+	keys, err := PublicKeys(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fmt.Sprintf("%s %s", k.Type(), ssh.FingerprintSHA256(k))
+	}
+	return out, nil
+}
+
+// KnownHosts returns one known_hosts line per key, naming the hosts
+// (host or host:port, as a client dials them; "[host]:port" is written
+// for a port other than 22, as OpenSSH does).
+func KnownHosts(hosts []string, keys []ssh.PublicKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = knownhosts.Line(hosts, k)
+	}
+	return out
+}
+
+// writePub makes path hold the authorized_keys line of pub, unless it
+// does already.
+func writePub(path string, pub ssh.PublicKey) error {
+	line := ssh.MarshalAuthorizedKey(pub)
+	line = append(line[:len(line)-1], " sluice host key\n"...)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, line) {
+		return nil
+	}
+	return atomicfile.Write(path, line, 0o644)
+}
+
+// loadOrCreate returns the key in path, generating it when it does not
+// exist, and writes its .pub file. A .pub that cannot be written is
+// logged: it is for operators, and the server does not need it.
 func loadOrCreate(path string, gen func() (any, error), log hclog.Logger) (ssh.Signer, error) {
+	s, err := loadOrGenerate(path, gen, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := writePub(path+PubSuffix, s.PublicKey()); err != nil {
+		log.Warn("cannot write the public host key file", "path", path+PubSuffix, "error", err)
+	}
+	return s, nil
+}
+
+func loadOrGenerate(path string, gen func() (any, error), log hclog.Logger) (ssh.Signer, error) {
 	data, err := os.ReadFile(path)
 	if err == nil {
 		s, err := ssh.ParsePrivateKey(data)
