@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -84,14 +85,14 @@ func (f *FS) checksFor(s *Session) image.Check {
 	if s != nil && s.Checks != nil {
 		return *s.Checks
 	}
-	return f.checks
+	return f.tune.Load().checks
 }
 
 // Checks returns the configured checks.
-func (f *FS) Checks() image.Check { return f.checks }
+func (f *FS) Checks() image.Check { return f.tune.Load().checks }
 
 // Device returns the configured device identity.
-func (f *FS) Device() image.Device { return f.dev }
+func (f *FS) Device() image.Device { return f.tune.Load().dev }
 
 // ActiveApp returns the active boot application's name and the firmware
 // it requires, from the device state.
@@ -164,10 +165,9 @@ type FS struct {
 	audit   hclog.Logger
 	started time.Time
 	fault   func(Stage)
-	checks  image.Check
-	dev     image.Device
-	state   *deviceState
-	delAct  bool
+	// tune holds what Reload changes (checks, device, delete-active).
+	tune  atomic.Pointer[tunables]
+	state *deviceState
 
 	mu      sync.Mutex
 	writers map[string]bool // "fs/name" with an open writer or a rename in progress
@@ -188,10 +188,8 @@ func New(cfg Config) (*FS, error) {
 		started: time.Now(),
 		writers: map[string]bool{},
 		fault:   cfg.FaultHook,
-		checks:  cfg.Checks,
-		dev:     cfg.Device,
-		delAct:  cfg.AllowDeleteActive,
 	}
+	f.Reload(cfg.Checks, cfg.Device, cfg.AllowDeleteActive)
 	if f.fault == nil {
 		f.fault = func(Stage) {}
 	}

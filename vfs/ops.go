@@ -275,7 +275,7 @@ func (f *FS) Remove(s *Session, p string) error {
 	defer unlock()
 	switch m.kind {
 	case kindHost:
-		if f.isActiveApp(m, name) && !f.delAct {
+		if f.isActiveApp(m, name) && !f.tune.Load().delAct {
 			return f.refused(s, newErr(KindDenied, "remove", p, ErrActiveApp))
 		}
 		err = m.host.remove(name)

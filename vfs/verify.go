@@ -84,7 +84,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	}
 	defer r.close()
 
-	im, err := image.Precheck(r.ra, r.size, dname, f.dev, f.state, on)
+	im, err := image.Precheck(r.ra, r.size, dname, f.Device(), f.state, on)
 	if im != nil {
 		checksRun = image.Evaluated(im.Kind, on).String()
 	}
@@ -175,7 +175,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 }
 
 func (f *FS) postcheck(im *image.Image, d *image.Digest, op, target string, on image.Check) error {
-	if err := image.Postcheck(im, d, f.dev, on); err != nil {
+	if err := image.Postcheck(im, d, f.Device(), on); err != nil {
 		var ce *image.CheckError
 		if errors.As(err, &ce) {
 			return newErr(KindCheck, op, target, err)
@@ -260,7 +260,7 @@ func (f *FS) verify(s *Session, p string) error {
 		return err
 	}
 	defer r.close()
-	im, err := image.Precheck(r.ra, r.size, name, f.dev, f.state, on)
+	im, err := image.Precheck(r.ra, r.size, name, f.Device(), f.state, on)
 	if err != nil {
 		var ce *image.CheckError
 		if errors.As(err, &ce) {
