@@ -104,6 +104,7 @@ func keys(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
 	var c common
 	c.register(fs)
+	knownHosts := fs.Bool("known-hosts", false, "print only known_hosts lines for the SSH listen address (to append to ~/.ssh/known_hosts)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -122,6 +123,20 @@ func keys(args []string, stdout io.Writer) error {
 			cfg.DataDir, _ = filepath.Abs(c.data)
 		}
 	})
+	if *knownHosts {
+		pubs, err := hostkeys.PublicKeys(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		listen := cfg.SSH.Listen
+		if listen == "" {
+			listen = policy.DefaultSSHListen // as serve does
+		}
+		for _, l := range hostkeys.KnownHosts(knownHostsAddrs(listen), pubs) {
+			fmt.Fprintln(stdout, l)
+		}
+		return nil
+	}
 	lines, err := hostkeys.Fingerprints(cfg.DataDir)
 	if err != nil {
 		return err
