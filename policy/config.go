@@ -215,6 +215,12 @@ type Device struct {
 	BIOSVersion string   `toml:"bios_version,omitempty,omitzero"`  // running BIOS, e.g. "2.1"
 	Profile     string   `toml:"profile,omitempty,omitzero"`       // profile extension, e.g. "STD"
 	TrustedKeys []string `toml:"trusted_keys,omitempty,omitzero"`  // ed25519 public keys ("ssh-ed25519 AAAA..." lines)
+	// TrustedKeysDir is a directory of trusted keys, one per file named
+	// *.pub or *.pem (an authorized_keys line, a PEM "PUBLIC KEY" or the
+	// base64 key), in addition to TrustedKeys; relative to data_dir.
+	// Other files and sub-directories are ignored; a key file that does
+	// not parse is an error. It is read at each load (start, reload).
+	TrustedKeysDir string `toml:"trusted_keys_dir,omitempty,omitzero"`
 
 	// Parsed forms, filled by Load.
 	BIOS image.Version       `toml:"-"`
@@ -752,6 +758,34 @@ func (c *Config) fillDevice() error {
 		}
 		d.Keys = append(d.Keys, pk)
 	}
+	if dir := d.TrustedKeysDir; dir != "" {
+		if !filepath.IsAbs(dir) { // kept as written: the file may be rewritten (user add)
+			dir = filepath.Join(c.DataDir, dir)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return at("device", "trusted_keys_dir", fmt.Errorf("device.trusted_keys_dir: %v", err))
+		}
+		for _, e := range ents { // sorted by name
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || !(strings.HasSuffix(name, ".pub") || strings.HasSuffix(name, ".pem")) {
+				continue
+			}
+			path := filepath.Join(dir, name)
+			if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+				continue // a sub-directory, or a dangling link
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return at("device", "trusted_keys_dir", fmt.Errorf("device.trusted_keys_dir: %v", err))
+			}
+			pk, err := image.ParsePublicKey(data)
+			if err != nil {
+				return at("device", "trusted_keys_dir", fmt.Errorf("device.trusted_keys_dir: %s: %v", path, err))
+			}
+			d.Keys = append(d.Keys, pk)
+		}
+	}
 	enabled := c.Checks.Enabled
 	if enabled == nil {
 		// The default is ALL. SIGNATURE needs trusted keys; without any it
@@ -767,7 +801,7 @@ func (c *Config) fillDevice() error {
 		return at("checks", "enabled", fmt.Errorf("checks.enabled: %v", err))
 	}
 	if c.Checks.On&image.CheckSignature != 0 && len(d.Keys) == 0 {
-		return at("checks", "enabled", errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty (every known file would be refused); add a key or "no signature" to checks.enabled`))
+		return at("checks", "enabled", errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty and device.trusted_keys_dir holds no key (every known file would be refused); add a key or "no signature" to checks.enabled`))
 	}
 	return nil
 }
