@@ -75,6 +75,18 @@ func NewBudget(l Limits, allow func(net.IP) bool) *Budget {
 		rnd: func() int { return rand.IntN(100) }, bySrc: map[string]int{}}
 }
 
+// SetLimits applies new limits (a reload); connections already admitted
+// keep their slots.
+func (b *Budget) SetLimits(l Limits) {
+	st := l.Startups
+	if st.Full == 0 {
+		st, _ = ParseStartups(DefaultMaxStartups)
+	}
+	b.mu.Lock()
+	b.st, b.perSource = st, l.MaxStartupsPerSource
+	b.mu.Unlock()
+}
+
 // SetRand replaces the random source of the early drop (tests).
 func (b *Budget) SetRand(f func() int) { b.rnd = f }
 

@@ -2,8 +2,6 @@ package policy
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,52 +168,6 @@ func TestPasswords(t *testing.T) {
 	}
 	if err := checkHashFormat(a2); err != nil {
 		t.Errorf("argon2id hash rejected: %v", err)
-	}
-}
-
-func TestUpsertUser(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sluice.toml")
-	if err := os.WriteFile(path, []byte("[limits]\nmax_sessions = 7\n\n[[user]]\nname = \"root\"\nlevel = \"supervisor\"\npassword_hash = \"$2a$10$m/4/x0F/y/d9I73jMtwHtuG.KSaVEDzVtycqpldUVOFapP4lIF/KK\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := UpsertUser(path, User{Name: "ops", Level: Guest, AuthorizedKeys: []string{"ssh-ed25519 AAAA"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := UpsertUser(path, User{Name: "root", Level: Supervisor, AuthorizedKeys: []string{"ssh-ed25519 BBBB"}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Limits.MaxSessions != 7 {
-		t.Errorf("max_sessions: got %d, want 7 (kept)", c.Limits.MaxSessions)
-	}
-	if u := c.User("ops"); u == nil || u.Level != Guest {
-		t.Errorf("ops: got %+v, want a guest", u)
-	}
-	root := c.User("root")
-	if root == nil || root.PasswordHash == "" || len(root.AuthorizedKeys) != 1 {
-		t.Errorf("root: got %+v, want the old hash kept and one key", root)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode: got %v, want 0600", fi.Mode().Perm())
-	}
-	// A bad file is refused and left as it is.
-	bad := []byte("bogus = 1\n")
-	if err := os.WriteFile(path, bad, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := UpsertUser(path, User{Name: "x", Level: Guest}); err == nil {
-		t.Error("got nil, want an error for a bad file")
-	}
-	if got, _ := os.ReadFile(path); string(got) != string(bad) {
-		t.Errorf("bad file rewritten: got %q", got)
 	}
 }
 

@@ -26,6 +26,15 @@ func NewSessionLimiter(l Limits) *SessionLimiter {
 	return &SessionLimiter{max: l.MaxSessions, perIP: l.MaxSessionsPerIP, byIP: map[string]int{}}
 }
 
+// SetLimits applies new limits (a reload). Sessions already held keep
+// their slots, even beyond a lowered maximum; new ones wait until the
+// count is under it.
+func (s *SessionLimiter) SetLimits(l Limits) {
+	s.mu.Lock()
+	s.max, s.perIP = l.MaxSessions, l.MaxSessionsPerIP
+	s.mu.Unlock()
+}
+
 // Acquire takes a session slot for ip; release returns it (idempotent).
 func (s *SessionLimiter) Acquire(ip string) (release func(), err error) {
 	s.mu.Lock()

@@ -3,76 +3,50 @@ package policy
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 
-	"github.com/sluice/sluice/atomicfile"
-
 	"github.com/BurntSushi/toml"
+	"github.com/sluice/sluice/atomicfile"
 )
-
-// UpsertUser adds u to the configuration file at path, or replaces the user
-// of the same name, keeping the rest of the file's settings. Fields of an
-// existing user that u leaves empty (password hash, keys) are kept. The file
-// is validated before and after, and rewritten atomically with mode 0600.
-func UpsertUser(path string, u User) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	if _, err := Parse(path, data); err != nil {
-		return err
-	}
-	var raw Config // undefaulted: what the operator wrote
-	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
-	}
-	replaced := false
-	for i := range raw.Users {
-		if raw.Users[i].Name == u.Name {
-			old := raw.Users[i]
-			if u.PasswordHash == "" {
-				u.PasswordHash = old.PasswordHash
-			}
-			if len(u.AuthorizedKeys) == 0 {
-				u.AuthorizedKeys = old.AuthorizedKeys
-			}
-			if u.FileSystems == nil {
-				u.FileSystems = old.FileSystems
-			}
-			if u.Incoming == "" {
-				u.Incoming = old.Incoming
-			}
-			if u.Permissions == (Permissions{}) {
-				u.Permissions = old.Permissions
-			}
-			raw.Users[i] = u
-			replaced = true
-		}
-	}
-	if !replaced {
-		raw.Users = append(raw.Users, u)
-	}
-	return Write(path, &raw)
-}
 
 var emptyTable = regexp.MustCompile(`(?m)^\[[a-z_.]+\]\n(\n|$)`)
 
-// Write encodes c to path atomically (temporary file, fsync, rename, fsync
-// of the directory) with mode 0600, after checking that it parses back.
+// Write writes a configuration sluice generates (the first run): c's
+// users go to the users file of its data directory (UsersPath; a relative
+// data_dir is taken relative to path's directory), where `sluice user …`
+// manages them, and the rest to path, which sluice never rewrites after.
+// Both are written atomically (temporary file, fsync, rename, fsync of
+// the directory) with mode 0600, after checking that they parse back;
+// the users file first, so that a crash between the two leaves no
+// configuration and the next first run starts again.
 func Write(path string, c *Config) error {
 	var buf bytes.Buffer
-	buf.WriteString("# sluice configuration; see docs/configuration.md\n")
-	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+	buf.WriteString("# sluice configuration; see docs/configuration.md\n" +
+		"# Users managed by `sluice user …` are in data_dir/" + UsersFile + ".\n")
+	rest := *c
+	rest.Users = nil
+	if err := toml.NewEncoder(&buf).Encode(&rest); err != nil {
 		return err
 	}
 	// The encoder writes a header for a table whose fields are all
 	// omitted; drop it, so that an operator can add that table by hand.
 	out := emptyTable.ReplaceAll(buf.Bytes(), nil)
-	buf.Reset()
-	buf.Write(out)
-	if _, err := Parse(path, buf.Bytes()); err != nil {
+	parsed, err := Parse(path, out)
+	if err != nil {
 		return fmt.Errorf("refusing to write an invalid configuration: %w", err)
 	}
-	return atomicfile.Write(path, buf.Bytes(), 0o600)
+	if len(c.Users) > 0 {
+		users := UsersPath(parsed.DataDir)
+		var ub bytes.Buffer
+		if err := toml.NewEncoder(&ub).Encode(usersDoc{Users: c.Users}); err != nil {
+			return err
+		}
+		if err := parsed.mergeUsers(path, users, ub.Bytes()); err != nil {
+			return fmt.Errorf("refusing to write invalid users: %w", err)
+		}
+		if err := atomicfile.Write(users, ub.Bytes(), 0o600); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Write(path, out, 0o600)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -16,84 +14,7 @@ import (
 
 	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/policy"
-	"golang.org/x/crypto/ssh"
 )
-
-// userAdd adds or updates a user in the configuration serve reads.
-func userAdd(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	level := fs.String("level", "", "supervisor, guest or viewer (required)")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	keyFile := fs.String("authorized-key", "", "file with authorized_keys lines for the user")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{errors.New("usage: sluice user add NAME --level L [--password-stdin] [--authorized-key FILE]")}
-	}
-	name := pos[0]
-	u := policy.User{Name: name, Level: policy.Level(*level)}
-	if *level == "" {
-		return usageError{errors.New("user add: --level is required (supervisor, guest or viewer)")}
-	}
-	if *keyFile != "" {
-		data, err := os.ReadFile(*keyFile)
-		if err != nil {
-			return usageError{fmt.Errorf("user add: %w", err)}
-		}
-		for rest := data; len(bytes.TrimSpace(rest)) > 0; {
-			k, comment, _, next, err := ssh.ParseAuthorizedKey(rest)
-			if err != nil {
-				return usageError{fmt.Errorf("user add: %s: %w", *keyFile, err)}
-			}
-			line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
-			if comment != "" {
-				line += " " + comment
-			}
-			u.AuthorizedKeys = append(u.AuthorizedKeys, line)
-			rest = next
-		}
-	}
-	var generated string
-	if *pwStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if pw == "" {
-			return usageError{errors.New("user add: empty password on standard input")}
-		}
-		if u.PasswordHash, err = policy.HashPassword(pw); err != nil {
-			return err
-		}
-	}
-	cfgPath := c.configPath()
-	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
-		return usageError{fmt.Errorf("user add: %s does not exist (run sluice serve once, or pass --config)", cfgPath)}
-	}
-	cfg, err := policy.Load(cfgPath)
-	if err != nil {
-		return usageError{err}
-	}
-	if cfg.User(name) == nil && u.PasswordHash == "" && len(u.AuthorizedKeys) == 0 {
-		generated = policy.RandomPassword(16)
-		if u.PasswordHash, err = policy.HashPassword(generated); err != nil {
-			return err
-		}
-	}
-	if err := policy.UpsertUser(cfgPath, u); err != nil {
-		return usageError{err}
-	}
-	fmt.Fprintf(stdout, "sluice: user %q (%s) saved in %s\n", name, u.Level, cfgPath)
-	if generated != "" {
-		fmt.Fprintf(stdout, "sluice: password %s (shown once)\n", generated)
-	}
-	return nil
-}
 
 // keys prints the SSH host key fingerprints and the FTPS certificate's:
 // its file, its SHA-256 in ssh-keygen's form and in openssl's colon hex
