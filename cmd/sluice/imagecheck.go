@@ -79,7 +79,7 @@ func imageCheck(args []string, stdout io.Writer) error {
 	defer cleanup()
 	sess := &vfs.Session{User: &policy.User{Name: "image-check", Level: policy.Supervisor}, ID: "image-check"}
 	staged := vfs.StagingPath(name)
-	if err := stage(tree, sess, staged, data); err != nil {
+	if err := stageFile(tree, sess, staged, data); err != nil {
 		return fmt.Errorf("image check: %w", err)
 	}
 
@@ -215,8 +215,8 @@ func checkTree(cfg *policy.Config, size int64) (*vfs.FS, func(), error) {
 	return tree, func() { tree.Close(); cleanup() }, nil
 }
 
-// stage writes data to p through the upload path, as a client's put.
-func stage(tree *vfs.FS, s *vfs.Session, p string, data []byte) error {
+// stageFile writes data to p through the upload path, as a client's put.
+func stageFile(tree *vfs.FS, s *vfs.Session, p string, data []byte) error {
 	w, err := tree.OpenWrite(s, p, vfs.WriteTrunc)
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ trusted_keys_dir = "keys"
 	return dir, priv
 }
 
-func buildImage(t *testing.T, version string, key ed25519.PrivateKey) []byte {
+func buildTestImage(t *testing.T, version string, key ed25519.PrivateKey) []byte {
 	t.Helper()
 	v, err := image.ParseVersion(version)
 	if err != nil {
@@ -64,9 +64,9 @@ func buildImage(t *testing.T, version string, key ed25519.PrivateKey) []byte {
 	return b
 }
 
-// commit stages data in /mem and renames it into /dsk through a device
+// realCommit stages data in /mem and renames it into /dsk through a device
 // tree on dir, as a server would: the real commit path.
-func commit(t *testing.T, dir, name string, data []byte) error {
+func realCommit(t *testing.T, dir, name string, data []byte) error {
 	t.Helper()
 	cfg, err := policy.LoadWith(filepath.Join(dir, "sluice.toml"), policy.Overrides{DataDir: dir})
 	if err != nil {
@@ -83,15 +83,15 @@ func commit(t *testing.T, dir, name string, data []byte) error {
 	}
 	defer tree.Close()
 	s := &vfs.Session{User: &policy.User{Name: "root", Level: policy.Supervisor}, ID: "test-1"}
-	if err := stage(tree, s, "/mem/"+name, data); err != nil {
+	if err := stageFile(tree, s, "/mem/"+name, data); err != nil {
 		t.Fatal(err)
 	}
 	_, err = tree.Rename(s, "/mem/"+name, "/dsk/"+name)
 	return err
 }
 
-// snapshot is every file under dir with its contents.
-func snapshot(t *testing.T, dir string) map[string]string {
+// dataSnapshot is every file under dir with its contents.
+func dataSnapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -114,7 +114,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 // detail), and changes nothing in the data directory.
 func TestImageCheckMatchesCommit(t *testing.T) {
 	dir, key := checkDataDir(t)
-	good := buildImage(t, "2.0.0", key)
+	good := buildTestImage(t, "2.0.0", key)
 	badCRC := bytes.Clone(good)
 	badCRC[image.HeaderSize+10] ^= 0xff // a payload byte
 	tests := []struct {
@@ -123,9 +123,9 @@ func TestImageCheckMatchesCommit(t *testing.T) {
 		check image.Check // the refusing check; 0: accepted
 	}{
 		{"good", good, 0},
-		{"older than the committed one", buildImage(t, "1.0.0", key), image.CheckVersion},
+		{"older than the committed one", buildTestImage(t, "1.0.0", key), image.CheckVersion},
 		{"bad crc", badCRC, image.CheckCRC},
-		{"unsigned", buildImage(t, "3.0.0", nil), image.CheckSignature},
+		{"unsigned", buildTestImage(t, "3.0.0", nil), image.CheckSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,11 +133,11 @@ func TestImageCheckMatchesCommit(t *testing.T) {
 			if err := os.WriteFile(file, tt.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			before := snapshot(t, dir)
+			before := dataSnapshot(t, dir)
 			var out bytes.Buffer
 			checkErr := imageCheck([]string{"--data", dir, file}, &out)
 			t.Logf("sluice image check:\n%s", out.String())
-			if after := snapshot(t, dir); len(after) != len(before) {
+			if after := dataSnapshot(t, dir); len(after) != len(before) {
 				t.Errorf("image check changed the data directory: %d files, then %d", len(before), len(after))
 			} else {
 				for p, b := range before {
@@ -153,7 +153,7 @@ func TestImageCheckMatchesCommit(t *testing.T) {
 				}
 			}
 
-			commitErr := commit(t, dir, "OS_FILE.BIN", tt.data)
+			commitErr := realCommit(t, dir, "OS_FILE.BIN", tt.data)
 			var ce *image.CheckError
 			switch {
 			case tt.check == 0:
@@ -189,7 +189,7 @@ func TestImageCheckMatchesCommit(t *testing.T) {
 func TestImageCheckRows(t *testing.T) {
 	dir, key := checkDataDir(t)
 	file := filepath.Join(t.TempDir(), "OS_FILE.BIN")
-	if err := os.WriteFile(file, buildImage(t, "2.0.0", key), 0o644); err != nil {
+	if err := os.WriteFile(file, buildTestImage(t, "2.0.0", key), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
