@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -91,6 +92,16 @@ func TestPutSluice(t *testing.T) {
 			}
 		})
 	}
+	t.Run("password from stdin", func(t *testing.T) {
+		// runPutCmd gives "pw\n" on standard input.
+		out, code, _ := runPutCmd(t, context.Background(), addr, "root", "-", file, "passive")
+		if out != "100% transfer complete\n" || code != 0 {
+			t.Fatalf("got %q, exit %d; want 100%% transfer complete, exit 0", out, code)
+		}
+		if err := store.Remove("cfg.cfg"); err != nil {
+			t.Errorf("not staged: %v", err)
+		}
+	})
 	t.Run("login error", func(t *testing.T) {
 		out, code, _ := runPutCmd(t, context.Background(), addr, "root", "wrong", file, "passive")
 		if out != "Login error\n" || code != 4 {
@@ -109,5 +120,42 @@ func TestPutSluiceDirect(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dsk, "app.cfg"))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Errorf("DIRECT ON: file in dsk: %d bytes, %v; want %d bytes", len(got), err, len(data))
+	}
+}
+
+// TestPutSluiceInsecure: --tls --insecure takes the gateway's self-signed
+// certificate without a check, says so on standard error, and sends the
+// file over TLS (require_tls refuses anything else), active and passive.
+func TestPutSluiceInsecure(t *testing.T) {
+	addr, store, _, _ := startSluiceFTPS(t, "127.0.0.1")
+	file, data := writePutFile(t, "cfg.cfg", 700<<10)
+	for _, mode := range []string{"active", "passive"} {
+		t.Run(mode, func(t *testing.T) {
+			args := []string{"--progress-every", "1h", addr, "root", "pw", file, "--tls", "--insecure"}
+			if mode == "passive" {
+				args = append(args, "passive")
+			}
+			var out, errOut bytes.Buffer
+			err := putCmd(context.Background(), args, nil, &out, &errOut)
+			if out.String() != "100% transfer complete\n" || err != nil {
+				t.Fatalf("got %q, %v (stderr %q)", out.String(), err, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), "warning: --insecure") {
+				t.Errorf("stderr %q, want the --insecure warning", errOut.String())
+			}
+			f, err := store.Open("cfg.cfg")
+			if err != nil {
+				t.Fatalf("not staged in /mem: %v", err)
+			}
+			got := make([]byte, f.Size())
+			f.ReadAt(got, 0)
+			f.Close()
+			if !bytes.Equal(got, data) {
+				t.Errorf("staged bytes differ (%d of %d)", len(got), len(data))
+			}
+			if err := store.Remove("cfg.cfg"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
