@@ -152,7 +152,9 @@ func (m *Metrics) Watch(s Sources) error {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Handler returns the /metrics handler in the Prometheus text and
-// protobuf formats.
+// protobuf formats. A collector that fails (the process collector under
+// systemd's ProcSubset=pid cannot read /proc/stat) leaves its metrics out
+// instead of failing the scrape.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
