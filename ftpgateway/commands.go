@@ -154,6 +154,8 @@ func (c *session) dispatch(cmd command) bool {
 		return false
 	}
 	if lvl == accessSupervisor && !c.user.IsSupervisor() {
+		c.srv.audit.Warn("refused", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote,
+			"op", cmd.verb, "kind", "denied", "error", "supervisor only", "text", string(replyNotLoggedIn))
 		c.send(replyNotLoggedIn)
 		return false
 	}
@@ -267,7 +269,8 @@ func (c *session) cmdPASS(arg string) bool {
 	c.releasePre()
 	c.releasePre, c.loginBy = nil, time.Time{}
 	c.user = u
-	c.vs = &vfs.Session{User: u, ID: "ftp-" + c.id, Remote: c.remote}
+	c.vs = &vfs.Session{User: u, ID: "ftp-" + c.id, Remote: c.remote, Text: auditText}
+	c.vsEnded = false
 	c.mu.Lock()
 	c.whoName = u.Name
 	c.mu.Unlock()
@@ -275,7 +278,8 @@ func (c *session) cmdPASS(arg string) bool {
 	c.resetSettings()
 	c.cwd = loginDir(s.pol.FTP.DefaultFS, c.checks(), u, s.pol.HasMount)
 	s.count(func(st *stats) { st.logins++ })
-	s.audit.Info("login", "user", u.Name, "remote_addr", c.remote, "method", "ftp-password", "tls", c.tlsOn)
+	s.audit.Info("login", "user", u.Name, "session", c.vs.ID, "remote_addr", c.remote, "method", "ftp-password",
+		"tls", c.tlsOn)
 	s.audit.Info("session start", "user", u.Name, "session", c.vs.ID, "remote_addr", c.remote)
 	var lines []string
 	for _, l := range c.motd() {
@@ -327,9 +331,7 @@ func (c *session) cmdACCT(arg string) bool {
 }
 
 func (c *session) cmdREIN(string) bool {
-	if c.vs != nil {
-		c.srv.audit.Info("session end", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)
-	}
+	c.endSession("rein")
 	// The failures stay: REIN must not buy new guesses.
 	c.userName, c.user, c.vs = "", nil, nil
 	if c.releaseSess != nil {
@@ -353,9 +355,7 @@ func (c *session) cmdREIN(string) bool {
 }
 
 func (c *session) cmdQUIT(string) bool {
-	if c.vs != nil {
-		c.srv.audit.Info("session end", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)
-	}
+	c.endSession("quit")
 	c.send(replyGoodbye)
 	return true
 }

@@ -44,7 +44,8 @@ type session struct {
 	userName string // from USER
 	user     *policy.User
 	vs       *vfs.Session
-	failures int // failed passwords on this connection; REIN keeps them
+	vsEnded  bool // the audit has the session end of vs (QUIT); reset at login
+	failures int  // failed passwords on this connection; REIN keeps them
 	tlsOn    bool
 
 	// Admission: the pre-authentication slot until the login, then the
@@ -276,6 +277,15 @@ func (c *session) Serve() {
 	}()
 	s.addClient(c)
 	defer s.removeClient(c)
+	// The session end of a session that did not QUIT (runs after
+	// abortTransfer, so a cut transfer is audited first).
+	how := "dropped"
+	defer func() {
+		if s.shutting.Load() {
+			how = "shutdown"
+		}
+		c.endSession(how)
+	}()
 	defer c.data.close()
 	defer c.abortTransfer()
 	defer c.ending.Store(true) // runs before abortTransfer
@@ -304,6 +314,7 @@ func (c *session) Serve() {
 			}
 			quit := c.handle(l)
 			if quit {
+				how = "closed by the server" // QUIT has audited its own end
 				return
 			}
 			// The idle time counts from the reply, not from the command;
@@ -328,9 +339,22 @@ func (c *session) Serve() {
 			}
 			c.send(replyInactivity)
 			c.log.Info("inactivity timer expired")
+			how = "inactivity"
 			return
 		}
 	}
+}
+
+// endSession audits the end of the logged-in session, once: how is
+// "quit", "rein", "dropped" (the client went away without QUIT),
+// "inactivity", "shutdown" or "closed by the server" (a 421).
+func (c *session) endSession(how string) {
+	if c.vs == nil || c.vsEnded {
+		return
+	}
+	c.vsEnded = true
+	c.srv.audit.Info("session end", "user", c.vs.User.Name, "session", c.vs.ID, "remote_addr", c.remote,
+		"how", how, "duration_ms", time.Since(c.loggedAt).Milliseconds())
 }
 
 // sendBanner sends the manual's 220 greeting.

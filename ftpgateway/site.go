@@ -58,6 +58,8 @@ func (c *session) cmdSITE(arg string) bool {
 		lvl = accessSupervisor
 	}
 	if lvl == accessSupervisor && !siteFileOps[sub] && !c.user.IsSupervisor() {
+		c.srv.audit.Warn("refused", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote,
+			"op", "SITE "+sub, "kind", "denied", "error", "supervisor only", "text", string(replyNotLoggedIn))
 		c.send(replyNotLoggedIn)
 		return false
 	}
@@ -221,7 +223,7 @@ func (c *session) siteMode(sub, arg string) {
 	case "RELOAD":
 		c.reload = v
 		if v {
-			c.srv.audit.Info("reload ordered", "user", c.user.Name, "remote_addr", c.remote)
+			c.srv.audit.Info("reload ordered", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)
 		}
 		c.send(replySiteReloadOK, onOff(v))
 	case "COMPATIBLE":
@@ -234,7 +236,7 @@ func (c *session) siteMode(sub, arg string) {
 		} else {
 			on &^= compat
 		}
-		c.vs.Checks = &on
+		c.setChecks(on, "SITE COMPATIBLE "+onOff(v))
 		c.send(replySiteCompatibleOK, onOff(v))
 	}
 }
@@ -281,8 +283,17 @@ func (c *session) siteCheck(arg string) {
 	} else {
 		on &^= ck
 	}
-	c.vs.Checks = &on
+	c.setChecks(on, "SITE CHECK "+strings.ToUpper(name)+" "+onOff(v))
 	c.send(replySiteCheckOK, strings.ToUpper(name), onOff(v))
+}
+
+// setChecks makes on the session's checks and audits the change: who,
+// the command, the new set and the one it replaces.
+func (c *session) setChecks(on image.Check, by string) {
+	old := c.checks()
+	c.vs.Checks = &on
+	c.srv.audit.Info("checks changed", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote,
+		"command", by, "checks", on.String(), "previous", old.String())
 }
 
 // stagedFile is the user's newest staged file (DESIGN §3: STATBUFFER,
@@ -363,7 +374,7 @@ func (c *session) siteBackup() {
 		c.send(replyBackupFailed)
 		return
 	}
-	c.srv.audit.Info("backup", "user", c.user.Name, "fs", fs, "target", dir)
+	c.srv.audit.Info("backup", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote, "fs", fs, "target", dir)
 	c.send(replyBackupOK)
 }
 

@@ -298,11 +298,22 @@ func (c *session) cmdRETR(arg string) bool {
 		}
 		if err != nil {
 			c.log.Debug("RETR failed", "path", p, "error", err)
+			// The audit's result: ABOR, the control connection gone or
+			// shutdown is an abort; a data connection that failed or
+			// timed out, an error.
+			if t.aborted.Load() {
+				r.Abort(err)
+			} else {
+				r.Fail(err)
+			}
 			return string(replyDataClosed)
 		}
 		c.srv.count(func(s *stats) { s.filesSent++; s.bytesSent += t.n.Load() })
 		return line1(replyRetrDone, t.n.Load())
-	}, func() { r.Close() })
+	}, func() {
+		r.Fail(errNoDataConn)
+		r.Close()
+	})
 	return false
 }
 
@@ -461,6 +472,10 @@ func (c *session) store(verb, arg string) bool {
 
 // errDataCut is the cause of a cut FTP upload.
 var errDataCut = errors.New("ftp: data connection ended with the control connection, or failed")
+
+// errNoDataConn is the audit's cause of a RETR whose data connection was
+// never made (or that was aborted before it was).
+var errNoDataConn = errors.New("ftp: no data connection")
 
 // discard has the server remove a staged file it refused.
 func (c *session) discard(p string, reason error) {
