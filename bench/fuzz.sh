@@ -12,9 +12,10 @@
 #   FUZZ_LOGS      directory for one log per target (default a new temporary one)
 #
 # Targets run one at a time, each as
-#   go test -run '^$' -fuzz '^Name$' -fuzztime Nx -parallel P ./pkg
-# under timeout(1), which signals the whole process group (go, the test
-# binary and its workers) when the bound passes. The table at the end has
+#   go test -run '^$' -fuzz '^Name$' -fuzztime Nx -parallel P -timeout 0 ./pkg
+# (go test's default -timeout 10m applies to fuzzing too) under timeout(1),
+# which interrupts the whole process group (go, the test binary and its
+# workers) when the bound passes. The table at the end has
 # one row per target: package, target, executions done (the last status
 # line's count; "-" before the first), result, seconds.
 # Results: ok; CRASH (go wrote the input to pkg/testdata/fuzz/Name/, which
@@ -51,7 +52,7 @@ for t in "${targets[@]}"; do
   log="$logs/${pkg//\//_}.$name.log"
   start=$(date +%s)
   timeout -s INT -k 60s "$limit" \
-    go test -run '^$' -fuzz "^$name\$" -fuzztime "${execs}x" -parallel "$parallel" "./$pkg" >"$log" 2>&1
+    go test -run '^$' -fuzz "^$name\$" -fuzztime "${execs}x" -parallel "$parallel" -timeout 0 "./$pkg" >"$log" 2>&1
   rc=$?
   secs=$(($(date +%s) - start))
   n=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
