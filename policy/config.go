@@ -39,6 +39,8 @@ type Config struct {
 	// Penalties score misbehaving sources and ban them for a while
 	// (shared by SSH and FTP).
 	Penalties Penalties `toml:"penalties,omitempty,omitzero"`
+	// Audit configures the audit log's own file.
+	Audit Audit `toml:"audit,omitempty,omitzero"`
 	Mem       Mem       `toml:"mem,omitempty,omitzero"`
 	Names     Names     `toml:"names,omitempty,omitzero"`
 	Device    Device    `toml:"device,omitempty,omitzero"`
@@ -157,6 +159,17 @@ type Limits struct {
 
 	// Startups is MaxStartups parsed, filled by Load.
 	Startups Startups `toml:"-"`
+}
+
+// Audit configures where audit events go besides the log (docs/operations.md,
+// "Logs and audit").
+type Audit struct {
+	// File, if set, receives every audit event (info and above, whatever
+	// --log-level says) as one JSON object per line, appended; it is
+	// created with mode 0600 and reopened on SIGHUP, so rotation is
+	// logrotate's (without copytruncate) or journald's. A relative path is
+	// taken relative to data_dir.
+	File string `toml:"file,omitempty,omitzero"`
 }
 
 // Startups is a parsed MaxStartups.
@@ -524,6 +537,9 @@ func (c *Config) fill(base string) error {
 	}
 	if err := c.fillLimits(); err != nil {
 		return err
+	}
+	if c.Audit.File != "" && !filepath.IsAbs(c.Audit.File) {
+		c.Audit.File = filepath.Join(c.DataDir, c.Audit.File)
 	}
 	if err := c.fillPenalties(); err != nil {
 		return err
