@@ -39,14 +39,16 @@ type Config struct {
 	// Penalties score misbehaving sources and ban them for a while
 	// (shared by SSH and FTP).
 	Penalties Penalties `toml:"penalties,omitempty,omitzero"`
-	// Audit configures the audit log's own file.
-	Audit Audit `toml:"audit,omitempty,omitzero"`
 	Mem       Mem       `toml:"mem,omitempty,omitzero"`
 	Names     Names     `toml:"names,omitempty,omitzero"`
 	Device    Device    `toml:"device,omitempty,omitzero"`
 	Checks    Checks    `toml:"checks,omitempty,omitzero"`
 	Mounts    []Mount   `toml:"mount,omitempty,omitzero"`
 	Users     []User    `toml:"user,omitempty,omitzero"`
+
+	// Audit configures the audit log's own file ([audit], next to
+	// [limits] and [penalties] in the file).
+	Audit Audit `toml:"audit,omitempty,omitzero"`
 }
 
 // SSH configures the SSH/SFTP front end.
