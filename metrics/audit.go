@@ -136,11 +136,11 @@ func (m *Metrics) observe(msg string, implied, args []interface{}) {
 	f := fields{implied, args}
 	switch msg {
 	case evLogin:
-		fe := frontOfMethod(f.str("method"))
+		fe := frontOfLogin(f)
 		m.logins.WithLabelValues(fe, resultOK).Inc()
 		m.open.loggedIn(f.str("remote_addr"), fe)
 	case evLoginFailed:
-		m.logins.WithLabelValues(frontOfMethod(f.str("method")), resultFailed).Inc()
+		m.logins.WithLabelValues(frontOfLogin(f), resultFailed).Inc()
 	case evSessionStart:
 		if fe, ok := m.open.start(f.str("remote_addr"), f.str("session")); ok {
 			m.sessions.WithLabelValues(fe).Inc()
@@ -183,6 +183,15 @@ func transferResult(f fields) string {
 		return resultCut
 	}
 	return resultFailed
+}
+
+// frontOfLogin names the front end of a login event: from its session id
+// when it has one, else from its method.
+func frontOfLogin(f fields) string {
+	if fe := frontOfSession(f.str("session")); fe != frontUnknown {
+		return fe
+	}
+	return frontOfMethod(f.str("method"))
 }
 
 // frontOfMethod names the front end from a login method: FTP's are

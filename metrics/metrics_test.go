@@ -110,11 +110,14 @@ func TestWrapAuditCounts(t *testing.T) {
 				{msg: "login failed", args: []interface{}{"user", "x", "remote_addr", ssh, "method", "password", "key_fingerprint", ""}},
 				{msg: "login failed", args: []interface{}{"user", "x", "remote_addr", ftp, "method", "ftp-password"}},
 				{msg: "login failed", args: []interface{}{"user", "x", "remote_addr", ftp, "method", "ftp-password"}},
+				// A session id, when there is one, names the front end.
+				{msg: "login failed", args: []interface{}{"user", "x", "session", "ssh-4", "method", "none"}},
+				{msg: "login", args: []interface{}{"user", "x", "session", "ftp-5"}},
 			},
 			want: []want{
 				{"sluice_logins_total", []string{"front_end", "ssh", "result", "ok"}, 2},
-				{"sluice_logins_total", []string{"front_end", "ftp", "result", "ok"}, 1},
-				{"sluice_logins_total", []string{"front_end", "ssh", "result", "failed"}, 1},
+				{"sluice_logins_total", []string{"front_end", "ftp", "result", "ok"}, 2},
+				{"sluice_logins_total", []string{"front_end", "ssh", "result", "failed"}, 2},
 				{"sluice_logins_total", []string{"front_end", "ftp", "result", "failed"}, 2},
 			},
 		},
