@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +15,17 @@ import (
 )
 
 // TestFirstRun: a first start on an empty data directory creates it, a
-// private host key and configuration, and prints root's password once; the
-// password works; a second start keeps the key and prints nothing.
+// private host key and configuration, and root's password in a 0600 file;
+// stdout, not a terminal (the journal under systemd), names the file but
+// does not have the password; the password works; a second start keeps
+// the key and prints nothing about a password.
 func TestFirstRun(t *testing.T) {
 	t.Parallel()
 	s := newDataDir(t)
 	p := s.start()
 	pw, ok := p.firstRunPassword()
 	if !ok {
-		t.Fatalf("first run stdout: got %q, want the root password line", p.stdout.String())
+		t.Fatalf("first run: no DATA/initial-root-password; stdout %q", p.stdout.String())
 	}
 	s.password = pw
 	for _, f := range []struct {
@@ -31,6 +34,7 @@ func TestFirstRun(t *testing.T) {
 	}{
 		{"ssh_host_ed25519_key", 0o600},
 		{"sluice.toml", 0o600},
+		{"initial-root-password", 0o600},
 	} {
 		fi, err := os.Stat(filepath.Join(s.data, f.name))
 		if err != nil {
@@ -63,8 +67,8 @@ func TestFirstRun(t *testing.T) {
 	c.Close()
 
 	s.stop() // the output is complete once the process has exited
-	if n := strings.Count(p.stdout.String(), pw); n != 1 {
-		t.Errorf("password printed %d times, want once", n)
+	if out := p.stdout.String(); strings.Contains(out, pw) || !strings.Contains(out, filepath.Join(s.data, "initial-root-password")) {
+		t.Errorf("first run stdout: got %q, want the password file named and no password", out)
 	}
 	if strings.Contains(p.log.String(), pw) {
 		t.Errorf("server log contains the password")
@@ -111,7 +115,18 @@ func TestBadInput(t *testing.T) {
 		{"bad duration", "data_dir = \".\"\n[limits]\nidle_timeout = \"5 parsecs\"\n", []string{"serve"},
 			[]string{"CONFIG:3", "5 parsecs"}},
 		{"bad level", "data_dir = \".\"\n[[user]]\nname = \"x\"\nlevel = \"god\"\n", []string{"serve"},
-			[]string{"CONFIG", "god"}},
+			[]string{"CONFIG:4", "god"}},
+		{"integer duration", "data_dir = \".\"\n[limits]\nidle_timeout = 5\n", []string{"serve"},
+			[]string{"CONFIG:3", "idle_timeout", "string"}},
+		{"integer duration, config check", "data_dir = \".\"\n[limits]\nidle_timeout = 5\n", []string{"config", "check"},
+			[]string{"CONFIG:3", "idle_timeout"}},
+		{"listen without a port, config check", "data_dir = \".\"\n[ssh]\nlisten = \"localhost\"\n", []string{"config", "check"},
+			[]string{"CONFIG:3", "ssh.listen"}},
+		{"bad authorized key, config", "data_dir = \".\"\n[[user]]\nname = \"x\"\nlevel = \"guest\"\nauthorized_keys = [\"ssh-ed25519 AAAA\"]\n", []string{"config"},
+			[]string{"CONFIG:5", "authorized key 1"}},
+		{"pprof not on loopback", "", []string{"serve", "--pprof-addr", "0.0.0.0:6060"}, []string{"loopback"}},
+		{"no listener", "", []string{"serve", "--ftp-addr", "", "--ssh-addr", ""}, []string{"no listener"}},
+		{"typo", "", []string{"serv"}, []string{`did you mean "serve"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +141,10 @@ func TestBadInput(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			args := append(append([]string(nil), tt.args...), "--data", data, "--ssh-addr", "127.0.0.1:0")
+			args := append(append([]string(nil), tt.args...), "--data", data)
+			if tt.args[0] == "serve" && !slices.Contains(tt.args, "--ssh-addr") {
+				args = append(args, "--ssh-addr", "127.0.0.1:0")
+			}
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, sluiceBin, args...)
@@ -159,5 +177,81 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("configuration after a failed start: got %q, want it unchanged", got)
 			}
 		})
+	}
+}
+
+// TestHelp: every command's --help exits 0, lists its flags on stdout
+// and writes nothing in the working directory.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args  []string
+		flags []string
+	}{
+		{[]string{"--help"}, []string{"--data", "--ssh-addr", "--version"}},
+		{[]string{"serve", "-h"}, []string{"--config", "--data", "--ssh-addr", "--ftp-addr", "--log-format", "--log-level", "--pprof-addr"}},
+		{[]string{"config", "--help"}, []string{"--config", "--data", "--json"}},
+		{[]string{"config", "check", "--help"}, []string{"--config", "--data"}},
+		{[]string{"keys", "--help"}, []string{"--config", "--data"}},
+		{[]string{"bans", "--help"}, []string{"--config", "--data"}},
+		{[]string{"user", "add", "--help"}, []string{"--level", "--password-stdin", "--authorized-key", "--data"}},
+		{[]string{"image", "build", "--help"}, []string{"--kind", "--name", "--version", "--hw", "--sign-key"}},
+		{[]string{"image", "inspect", "--help"}, []string{"--json", "--key"}},
+		{[]string{"image", "keygen", "--help"}, []string{"--comment"}},
+		{[]string{"put", "--help"}, []string{"--timeout", "--tls", "--cacert", "--insecure"}},
+		{[]string{"completion", "bash", "--help"}, []string{"--help"}},
+		{[]string{"man", "--help"}, []string{"--help"}},
+		{[]string{"help", "serve"}, []string{"--ssh-addr"}},
+	} {
+		dir := t.TempDir()
+		cmd := exec.Command(sluiceBin, tt.args...)
+		cmd.Dir = dir
+		cmd.Env = serverEnv(nil)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("sluice %s: got %v, want exit status 0", strings.Join(tt.args, " "), err)
+			continue
+		}
+		for _, f := range tt.flags {
+			if !strings.Contains(string(out), f) {
+				t.Errorf("sluice %s: %s not listed:\n%s", strings.Join(tt.args, " "), f, out)
+			}
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+			t.Errorf("sluice %s wrote %v", strings.Join(tt.args, " "), ents)
+		}
+	}
+}
+
+// TestVersion: --version prints the VCS revision the binary was built
+// from. It builds its own binary with -buildvcs=true (the environment may
+// turn stamping off); without git or outside a checkout it is skipped,
+// but not in CI.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	git, err := exec.LookPath("git")
+	var rev []byte
+	if err == nil {
+		rev, err = exec.Command(git, "rev-parse", "HEAD").Output()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("git rev-parse HEAD: %v", err)
+		}
+		t.Skipf("no git checkout: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "./cmd/sluice")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildvcs=true: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("sluice --version: %v", err)
+	}
+	want := "revision " + strings.TrimSpace(string(rev))
+	if !strings.HasPrefix(string(out), "sluice ") || !strings.Contains(string(out), want) {
+		t.Errorf("sluice --version: got %q, want it to contain %q", out, want)
 	}
 }

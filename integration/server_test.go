@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,22 +96,21 @@ func newServer(t *testing.T, extraConfig string) *server {
 	return s
 }
 
-var passwordLine = regexp.MustCompile(`sluice: supervisor user "root" has password (\S+) \(shown once\)`)
-
-// firstRunPassword finds the password a first run prints. Stdout and
-// stderr are copied by separate goroutines, so it may arrive after the
-// "ssh listening" log line: it waits a little.
+// firstRunPassword reads the password a first run leaves in
+// DATA/initial-root-password (stdout is not a terminal, so it is not
+// printed). The file is written before the server listens.
 func (p *process) firstRunPassword() (string, bool) {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if m := passwordLine.FindStringSubmatch(p.stdout.String()); m != nil {
-			return m[1], true
+	var data string
+	for i, a := range p.cmd.Args {
+		if a == "--data" && i+1 < len(p.cmd.Args) {
+			data = p.cmd.Args[i+1]
 		}
-		if time.Now().After(deadline) {
-			return "", false
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	b, err := os.ReadFile(filepath.Join(data, "initial-root-password"))
+	if err != nil || !strings.HasSuffix(string(b), "\n") {
+		return "", false
+	}
+	return strings.TrimSuffix(string(b), "\n"), true
 }
 
 // appendConfig adds TOML (tables such as [limits]) to the configuration.

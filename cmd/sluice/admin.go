@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/policy"
@@ -110,73 +109,4 @@ func listenIPs(listen string) []net.IP {
 		return []net.IP{ip}
 	}
 	return nil
-}
-
-// showConfig prints the effective configuration (defaults filled in) as
-// a listing in the manual's LIST style (§2.1.12). Secrets are never shown.
-func showConfig(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	if pos, err := parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError{fmt.Errorf("config: unexpected argument %q", pos[0])}
-	}
-	cfg, err := policy.Load(c.configPath())
-	if err != nil {
-		return usageError{err}
-	}
-	if cfg.SSH.Listen == "" {
-		cfg.SSH.Listen = policy.DefaultSSHListen
-	}
-	onOff := func(b bool) string {
-		if b {
-			return "ENABLE"
-		}
-		return "DISABLE"
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "sluice configuration (%s):\n", c.configPath())
-	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
-	row("Data directory", cfg.DataDir)
-	row("SSH listen", cfg.SSH.Listen)
-	row("RSA host key", onOff(cfg.SSH.HostKeyRSA))
-	row("ChaCha20-Poly1305", onOff(cfg.SSH.ChaCha20))
-	row("Max auth tries", cfg.SSH.MaxAuthTries)
-	row("WinSCP setstat", cfg.SSH.WinSCPSetstat)
-	row("Number of clients", fmt.Sprintf("%d (%d per address)", cfg.Limits.MaxSessions, cfg.Limits.MaxSessionsPerIP))
-	row("Inactivity timer", fmt.Sprintf("%d seconds", int(cfg.Limits.IdleTimeout.Seconds())))
-	row("Handshake timeout", cfg.Limits.HandshakeTimeout)
-	row("Failed-login delay", cfg.Limits.LoginFailDelay)
-	row("Temporal Buffer Size", cfg.Mem.MaxBytes)
-	row("Name length", cfg.Names.MaxLen)
-	for _, m := range cfg.Mounts {
-		excl := ""
-		if m.Exclusive {
-			excl = " (exclusive)"
-		}
-		row("File system "+strings.ToUpper(m.Name), m.Path+excl)
-	}
-	for _, b := range policy.BuiltinMounts {
-		row("File system "+strings.ToUpper(b), "built in")
-	}
-	for _, u := range cfg.Users {
-		var auth []string
-		if u.PasswordHash != "" {
-			auth = append(auth, "password")
-		}
-		if n := len(u.AuthorizedKeys); n > 0 {
-			auth = append(auth, fmt.Sprintf("%d key(s)", n))
-		}
-		fsys := "all file systems"
-		if len(u.FileSystems) > 0 {
-			fsys = strings.Join(u.FileSystems, ",")
-		}
-		if u.Incoming != "" {
-			fsys += ", upload-only " + u.Incoming
-		}
-		row("User "+u.Name, fmt.Sprintf("%s; %s; %s", u.Level, strings.Join(auth, ", "), fsys))
-	}
-	return tw.Flush()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/atomicfile"
 	"github.com/sluice/sluice/policy"
+	"github.com/spf13/cobra"
 )
 
 // bansFile is where a running server lists the bans in force, for
@@ -49,22 +49,28 @@ func writeBans(path string, bans []policy.Ban) error {
 	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
+func (a *app) bansCmd() *cobra.Command {
+	var co common
+	c := &cobra.Command{
+		Use:   "bans",
+		Short: "List the sources a running server has banned",
+		Long: `Lists the sources (an IPv4 address or an IPv6 /64) banned by per-source
+penalties ([penalties]), from the list the running server keeps in DATA/bans.json.`,
+		Args: cobra.NoArgs,
+		RunE: a.act(func(cmd *cobra.Command, _ []string) error {
+			cfg, err := co.load(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return bans(cfg, a.stdout)
+		}),
+	}
+	co.flags(c.Flags())
+	return c
+}
+
 // bans lists the sources a running server has banned.
-func bans(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bans", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("bans: unexpected argument %q", pos[0])}
-	}
-	cfg, err := policy.Load(c.configPath())
-	if err != nil {
-		return usageError{err}
-	}
+func bans(cfg *policy.Config, stdout io.Writer) error {
 	path := filepath.Join(cfg.DataDir, bansFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

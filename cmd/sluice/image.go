@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sluice/sluice/image"
+	"github.com/spf13/cobra"
 )
 
 const imageUsage = `usage:
@@ -27,41 +28,26 @@ const imageUsage = `usage:
   sluice image keygen [--comment C] PRIV PUB
 see docs/image-format.md`
 
-// imageCmd runs "sluice image build|inspect|keygen" (docs/image-format.md).
-func imageCmd(args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{errors.New(imageUsage)}
+// imageCmd is "sluice image build|inspect|keygen" (docs/image-format.md).
+// Each subcommand declares its flags on a flag.FlagSet, which cobra
+// parses (pflag.AddGoFlagSet) and lists in --help and the man page.
+func (a *app) imageCmd() *cobra.Command {
+	sub := func(use, short string, nargs int, define func(*flag.FlagSet, io.Reader, io.Writer) func([]string) error) *cobra.Command {
+		gfs := flag.NewFlagSet("image "+strings.Fields(use)[0], flag.ContinueOnError)
+		runf := define(gfs, a.stdin, a.stdout)
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(nargs),
+			RunE: a.act(func(_ *cobra.Command, args []string) error { return runf(args) })}
+		c.Flags().AddGoFlagSet(gfs)
+		return c
 	}
-	switch args[0] {
-	case "build":
-		return imageBuild(args[1:], stdin, stdout)
-	case "inspect":
-		return imageInspect(args[1:], stdout)
-	case "keygen":
-		return imageKeygen(args[1:], stdout)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, imageUsage)
-		return nil
-	}
-	return usageError{fmt.Errorf("unknown image command %q (build, inspect, keygen)", args[0])}
-}
-
-// imageFlags parses flags that may come before, between or after the
-// positional arguments, and returns the positionals.
-func imageFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+	g := a.group("image", "Build, inspect and sign device images (docs/image-format.md)",
+		sub("build PAYLOAD OUT --kind K --name NAME.BIN --version V --hw ID[,ID...] [flags]",
+			"Build a device image from a payload (PAYLOAD \"-\" reads standard input)", 2, imageBuild),
+		sub("inspect FILE [--json] [--key PUB ...]", "Show an image's header, checksums and signature", 1, imageInspect),
+		sub("keygen PRIV PUB [--comment C]", "Generate an Ed25519 signing key pair", 2, imageKeygen),
+	)
+	g.Long = imageUsage
+	return g
 }
 
 // imageListFlag is a repeatable string flag.
@@ -70,8 +56,7 @@ type imageListFlag []string
 func (l *imageListFlag) String() string     { return strings.Join(*l, ",") }
 func (l *imageListFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func imageBuild(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("image build", flag.ContinueOnError)
+func imageBuild(fs *flag.FlagSet, stdin io.Reader, stdout io.Writer) func([]string) error {
 	kind := fs.String("kind", "", "application, bios, firmware or boot (required)")
 	name := fs.String("name", "", "imprinted 8.3 name, NAME.BIN or NAME.BFW (required)")
 	version := fs.String("version", "", "version, e.g. 11.7.3 (required)")
@@ -82,87 +67,86 @@ func imageBuild(args []string, stdin io.Reader, stdout io.Writer) error {
 	profile := fs.String("profile", "", "profile extension; empty fits every profile")
 	fs.Var(&requires, "requires", "required firmware NAME.BFW:MINVERSION, repeatable (applications)")
 	signKey := fs.String("sign-key", "", "PEM PKCS#8 Ed25519 private key to sign with")
-	pos, err := imageFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usageError{errors.New("image build: want PAYLOAD and OUT\n" + imageUsage)}
-	}
-	if *kind == "" || *name == "" || *version == "" || len(hw) == 0 {
-		return usageError{errors.New("image build: --kind, --name, --version and --hw are required")}
-	}
-	o := image.BuildOptions{Name: *name, Profile: *profile}
-	if o.Kind, err = image.ParseKind(*kind); err != nil {
-		return usageError{err}
-	}
-	if o.Version, err = image.ParseVersion(*version); err != nil {
-		return usageError{err}
-	}
-	if o.MinBIOS, err = image.ParseVersion(*minBIOS); err != nil {
-		return usageError{err}
-	}
-	if *hwLevel > 0xffffffff {
-		return usageError{fmt.Errorf("image build: --hw-level %d is over 32 bits", *hwLevel)}
-	}
-	o.HWLevel = uint32(*hwLevel)
-	for _, list := range hw {
-		for _, s := range strings.Split(list, ",") {
-			id, err := strconv.ParseUint(strings.TrimSpace(s), 0, 32)
-			if err != nil {
-				return usageError{fmt.Errorf("image build: --hw %q: want a 32-bit number (0x1a2b or 6699)", s)}
+	return func(pos []string) error {
+		var err error
+		if len(pos) != 2 {
+			return usageError{errors.New("image build: want PAYLOAD and OUT\n" + imageUsage)}
+		}
+		if *kind == "" || *name == "" || *version == "" || len(hw) == 0 {
+			return usageError{errors.New("image build: --kind, --name, --version and --hw are required")}
+		}
+		o := image.BuildOptions{Name: *name, Profile: *profile}
+		if o.Kind, err = image.ParseKind(*kind); err != nil {
+			return usageError{err}
+		}
+		if o.Version, err = image.ParseVersion(*version); err != nil {
+			return usageError{err}
+		}
+		if o.MinBIOS, err = image.ParseVersion(*minBIOS); err != nil {
+			return usageError{err}
+		}
+		if *hwLevel > 0xffffffff {
+			return usageError{fmt.Errorf("image build: --hw-level %d is over 32 bits", *hwLevel)}
+		}
+		o.HWLevel = uint32(*hwLevel)
+		for _, list := range hw {
+			for _, s := range strings.Split(list, ",") {
+				id, err := strconv.ParseUint(strings.TrimSpace(s), 0, 32)
+				if err != nil {
+					return usageError{fmt.Errorf("image build: --hw %q: want a 32-bit number (0x1a2b or 6699)", s)}
+				}
+				o.HardwareIDs = append(o.HardwareIDs, uint32(id))
 			}
-			o.HardwareIDs = append(o.HardwareIDs, uint32(id))
 		}
-	}
-	for _, r := range requires {
-		n, vs, ok := strings.Cut(r, ":")
-		if !ok {
-			return usageError{fmt.Errorf("image build: --requires %q: want NAME.BFW:VERSION", r)}
+		for _, r := range requires {
+			n, vs, ok := strings.Cut(r, ":")
+			if !ok {
+				return usageError{fmt.Errorf("image build: --requires %q: want NAME.BFW:VERSION", r)}
+			}
+			ver, err := image.ParseVersion(vs)
+			if err != nil {
+				return usageError{err}
+			}
+			o.Firmware = append(o.Firmware, image.FirmwareReq{Name: n, MinVersion: ver})
 		}
-		ver, err := image.ParseVersion(vs)
+		if *signKey != "" {
+			data, err := os.ReadFile(*signKey)
+			if err != nil {
+				return fmt.Errorf("image build: %w", err)
+			}
+			if o.SignKey, err = image.ParsePrivateKey(data); err != nil {
+				return fmt.Errorf("image build: %s: %w", *signKey, err)
+			}
+		}
+
+		var payload []byte
+		if pos[0] == "-" {
+			payload, err = io.ReadAll(stdin)
+		} else {
+			payload, err = os.ReadFile(pos[0])
+		}
+		if err != nil {
+			return fmt.Errorf("image build: read payload: %w", err)
+		}
+		out, err := image.Build(o, payload)
 		if err != nil {
 			return usageError{err}
 		}
-		o.Firmware = append(o.Firmware, image.FirmwareReq{Name: n, MinVersion: ver})
-	}
-	if *signKey != "" {
-		data, err := os.ReadFile(*signKey)
-		if err != nil {
+		if err := imageWriteAtomic(pos[1], out, 0o644); err != nil {
 			return fmt.Errorf("image build: %w", err)
 		}
-		if o.SignKey, err = image.ParsePrivateKey(data); err != nil {
-			return fmt.Errorf("image build: %s: %w", *signKey, err)
+		im, err := image.Parse(bytes.NewReader(out), int64(len(out)))
+		if err != nil {
+			return fmt.Errorf("image build: the image does not parse back: %w", err)
 		}
+		signed := "unsigned"
+		if im.Signed() {
+			signed = "signed, key id " + hex.EncodeToString(im.KeyID)
+		}
+		fmt.Fprintf(stdout, "wrote %s: %s %s %s, %d bytes, payload crc32 %08x, %s\n",
+			pos[1], im.Kind, im.Name, im.Version, len(out), im.PayloadCRC, signed)
+		return nil
 	}
-
-	var payload []byte
-	if pos[0] == "-" {
-		payload, err = io.ReadAll(stdin)
-	} else {
-		payload, err = os.ReadFile(pos[0])
-	}
-	if err != nil {
-		return fmt.Errorf("image build: read payload: %w", err)
-	}
-	out, err := image.Build(o, payload)
-	if err != nil {
-		return usageError{err}
-	}
-	if err := imageWriteAtomic(pos[1], out, 0o644); err != nil {
-		return fmt.Errorf("image build: %w", err)
-	}
-	im, err := image.Parse(bytes.NewReader(out), int64(len(out)))
-	if err != nil {
-		return fmt.Errorf("image build: the image does not parse back: %w", err)
-	}
-	signed := "unsigned"
-	if im.Signed() {
-		signed = "signed, key id " + hex.EncodeToString(im.KeyID)
-	}
-	fmt.Fprintf(stdout, "wrote %s: %s %s %s, %d bytes, payload crc32 %08x, %s\n",
-		pos[1], im.Kind, im.Name, im.Version, len(out), im.PayloadCRC, signed)
-	return nil
 }
 
 // imageWriteAtomic writes data to path through a temporary file in the
@@ -217,98 +201,96 @@ type imageFirmwareJSON struct {
 	MinVersion string `json:"min_version"`
 }
 
-func imageInspect(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("image inspect", flag.ContinueOnError)
+func imageInspect(fs *flag.FlagSet, stdin io.Reader, stdout io.Writer) func([]string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	var keyFiles imageListFlag
 	fs.Var(&keyFiles, "key", "public key file to verify the signature with, repeatable")
-	pos, err := imageFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{errors.New("image inspect: want one FILE\n" + imageUsage)}
-	}
-	var keys []ed25519.PublicKey
-	for _, kf := range keyFiles {
-		data, err := os.ReadFile(kf)
+	return func(pos []string) error {
+		var err error
+		if len(pos) != 1 {
+			return usageError{errors.New("image inspect: want one FILE\n" + imageUsage)}
+		}
+		var keys []ed25519.PublicKey
+		for _, kf := range keyFiles {
+			data, err := os.ReadFile(kf)
+			if err != nil {
+				return fmt.Errorf("image inspect: %w", err)
+			}
+			k, err := image.ParsePublicKey(data)
+			if err != nil {
+				return fmt.Errorf("image inspect: %s: %w", kf, err)
+			}
+			keys = append(keys, k)
+		}
+
+		path := pos[0]
+		f, err := os.Open(path)
 		if err != nil {
 			return fmt.Errorf("image inspect: %w", err)
 		}
-		k, err := image.ParsePublicKey(data)
+		defer f.Close()
+		st, err := f.Stat()
 		if err != nil {
-			return fmt.Errorf("image inspect: %s: %w", kf, err)
+			return fmt.Errorf("image inspect: %w", err)
 		}
-		keys = append(keys, k)
-	}
+		im, err := image.Parse(f, st.Size())
+		if err != nil {
+			return fmt.Errorf("image inspect: %s: %w", path, err)
+		}
+		d := im.NewDigest()
+		if _, err := io.Copy(d, io.NewSectionReader(f, 0, st.Size())); err != nil {
+			return fmt.Errorf("image inspect: %s: %w", path, err)
+		}
 
-	path := pos[0]
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("image inspect: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("image inspect: %w", err)
-	}
-	im, err := image.Parse(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("image inspect: %s: %w", path, err)
-	}
-	d := im.NewDigest()
-	if _, err := io.Copy(d, io.NewSectionReader(f, 0, st.Size())); err != nil {
-		return fmt.Errorf("image inspect: %s: %w", path, err)
-	}
-
-	in := imageInspection{
-		File: path, Size: im.Size, Kind: im.Kind.String(), Name: im.Name, Version: im.Version.String(),
-		HWLevel: im.HWLevel, MinBIOS: im.MinBIOS.String(), HardwareIDs: im.HardwareIDs, Profile: im.Profile,
-		PayloadLen: im.PayloadLen, PayloadCRC: fmt.Sprintf("%08x", im.PayloadCRC),
-		CRCOK: d.PayloadCRC() == im.PayloadCRC, Firmware: []imageFirmwareJSON{}, Signature: "unsigned",
-	}
-	for _, fw := range im.Firmware {
-		in.Firmware = append(in.Firmware, imageFirmwareJSON{fw.Name, fw.MinVersion.String()})
-	}
-	if in.HardwareIDs == nil {
-		in.HardwareIDs = []uint32{}
-	}
-	sum := d.FileSHA256()
-	in.SHA256 = hex.EncodeToString(sum[:])
-	var sigErr error
-	if im.Signed() {
-		in.KeyID, in.SignedLen = hex.EncodeToString(im.KeyID), im.SignedLen
-		in.Signature = "not verified"
-		if len(keys) > 0 {
-			digest, _ := d.SignedSHA256()
-			sigErr = im.VerifySignature(digest, keys)
-			switch {
-			case sigErr == nil:
-				in.Signature = "valid"
-			case errors.Is(sigErr, image.ErrUnknownKey):
-				in.Signature = "untrusted key"
-			default:
-				in.Signature = "invalid"
+		in := imageInspection{
+			File: path, Size: im.Size, Kind: im.Kind.String(), Name: im.Name, Version: im.Version.String(),
+			HWLevel: im.HWLevel, MinBIOS: im.MinBIOS.String(), HardwareIDs: im.HardwareIDs, Profile: im.Profile,
+			PayloadLen: im.PayloadLen, PayloadCRC: fmt.Sprintf("%08x", im.PayloadCRC),
+			CRCOK: d.PayloadCRC() == im.PayloadCRC, Firmware: []imageFirmwareJSON{}, Signature: "unsigned",
+		}
+		for _, fw := range im.Firmware {
+			in.Firmware = append(in.Firmware, imageFirmwareJSON{fw.Name, fw.MinVersion.String()})
+		}
+		if in.HardwareIDs == nil {
+			in.HardwareIDs = []uint32{}
+		}
+		sum := d.FileSHA256()
+		in.SHA256 = hex.EncodeToString(sum[:])
+		var sigErr error
+		if im.Signed() {
+			in.KeyID, in.SignedLen = hex.EncodeToString(im.KeyID), im.SignedLen
+			in.Signature = "not verified"
+			if len(keys) > 0 {
+				digest, _ := d.SignedSHA256()
+				sigErr = im.VerifySignature(digest, keys)
+				switch {
+				case sigErr == nil:
+					in.Signature = "valid"
+				case errors.Is(sigErr, image.ErrUnknownKey):
+					in.Signature = "untrusted key"
+				default:
+					in.Signature = "invalid"
+				}
 			}
 		}
-	}
 
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(in); err != nil {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(in); err != nil {
+				return err
+			}
+		} else if err := printImageInspection(stdout, &in); err != nil {
 			return err
 		}
-	} else if err := printImageInspection(stdout, &in); err != nil {
-		return err
+		switch {
+		case !in.CRCOK:
+			return fmt.Errorf("image inspect: %s: bad payload crc32: computed %08x, header says %08x", path, d.PayloadCRC(), im.PayloadCRC)
+		case sigErr != nil:
+			return fmt.Errorf("image inspect: %s: %w", path, sigErr)
+		}
+		return nil
 	}
-	switch {
-	case !in.CRCOK:
-		return fmt.Errorf("image inspect: %s: bad payload crc32: computed %08x, header says %08x", path, d.PayloadCRC(), im.PayloadCRC)
-	case sigErr != nil:
-		return fmt.Errorf("image inspect: %s: %w", path, sigErr)
-	}
-	return nil
 }
 
 func printImageInspection(w io.Writer, in *imageInspection) error {
@@ -354,34 +336,32 @@ func printImageInspection(w io.Writer, in *imageInspection) error {
 	return tw.Flush()
 }
 
-func imageKeygen(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("image keygen", flag.ContinueOnError)
+func imageKeygen(fs *flag.FlagSet, stdin io.Reader, stdout io.Writer) func([]string) error {
 	comment := fs.String("comment", "sluice image signing key", "comment for the public key line")
-	pos, err := imageFlags(fs, args)
-	if err != nil {
-		return err
+	return func(pos []string) error {
+		var err error
+		if len(pos) != 2 {
+			return usageError{errors.New("image keygen: want PRIV and PUB\n" + imageUsage)}
+		}
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("image keygen: %w", err)
+		}
+		privPEM, err := image.MarshalPrivateKey(priv)
+		if err != nil {
+			return err
+		}
+		// O_EXCL: never overwrite a signing key.
+		if err := imageWriteNew(pos[0], privPEM, 0o600); err != nil {
+			return fmt.Errorf("image keygen: %w", err)
+		}
+		if err := imageWriteNew(pos[1], image.MarshalPublicKey(pub, *comment), 0o644); err != nil {
+			os.Remove(pos[0])
+			return fmt.Errorf("image keygen: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s (private, mode 0600) and %s; key id %s\n", pos[0], pos[1], hex.EncodeToString(image.KeyID(pub)))
+		return nil
 	}
-	if len(pos) != 2 {
-		return usageError{errors.New("image keygen: want PRIV and PUB\n" + imageUsage)}
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("image keygen: %w", err)
-	}
-	privPEM, err := image.MarshalPrivateKey(priv)
-	if err != nil {
-		return err
-	}
-	// O_EXCL: never overwrite a signing key.
-	if err := imageWriteNew(pos[0], privPEM, 0o600); err != nil {
-		return fmt.Errorf("image keygen: %w", err)
-	}
-	if err := imageWriteNew(pos[1], image.MarshalPublicKey(pub, *comment), 0o644); err != nil {
-		os.Remove(pos[0])
-		return fmt.Errorf("image keygen: %w", err)
-	}
-	fmt.Fprintf(stdout, "wrote %s (private, mode 0600) and %s; key id %s\n", pos[0], pos[1], hex.EncodeToString(image.KeyID(pub)))
-	return nil
 }
 
 // imageWriteNew creates path, which must not exist, with data and mode.

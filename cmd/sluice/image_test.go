@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ import (
 func runImage(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := imageCmd(args, strings.NewReader(stdin), &out)
+	err := run(t.Context(), append([]string{"image"}, args...), strings.NewReader(stdin), &out, io.Discard)
 	return out.String(), err
 }
 

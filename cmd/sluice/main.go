@@ -1,13 +1,20 @@
-// Command sluice is the device file endpoint: an SFTP server (and, later,
-// the legacy FTP gateway) over a staged, checked, atomic device tree.
+// Command sluice is the device file endpoint: an SFTP server and the
+// legacy FTP gateway over a staged, checked, atomic device tree.
 //
-//	sluice [serve] [--config FILE] [--data DIR] [--ssh-addr ADDR] [--log-format text|json] [--log-level LEVEL]
-//	sluice user add NAME --level supervisor|guest|viewer [--password-stdin] [--authorized-key FILE]
-//	sluice keys   [--config FILE] [--data DIR]
-//	sluice bans   [--config FILE] [--data DIR]
-//	sluice config [--config FILE] [--data DIR]
+//	sluice [serve] [--config FILE] [--data DIR] [--ssh-addr ADDR] [--ftp-addr ADDR] [--log-format text|json] [--log-level LEVEL] [--pprof-addr ADDR]
+//	sluice user add|del|passwd|list|key add|key del ...   (users in DATA/users.toml)
+//	sluice reload [--config FILE] [--data DIR]
+//	sluice keys [--known-hosts] [--config FILE] [--data DIR]
+//	sluice bans [--config FILE] [--data DIR]
+//	sluice config [--json] [--config FILE] [--data DIR]
+//	sluice config check [--config FILE] [--data DIR]
 //	sluice image build|inspect|keygen ...   (see docs/image-format.md)
-//	sluice put <server[:port]> <user> <pass> <file> [passive]   (see docs/put.md)
+//	sluice put SERVER[:PORT] USER PASS FILE [passive]   (see docs/put.md)
+//	sluice completion bash|zsh|fish|powershell
+//	sluice man DIR
+//
+// Every command has --help; the root has --version. The command line is
+// built with spf13/cobra (cli.go), docs/operations.md says why.
 //
 // Exit status: 0 success, 1 runtime failure, 2 bad command line or
 // configuration; sluice put has its own codes (docs/put.md).
@@ -27,47 +34,34 @@ import (
 // usageError marks errors that exit with status 2.
 type usageError struct{ error }
 
+func (e usageError) Unwrap() error { return e.error }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
-		os.Exit(putExitCode(err))
+		os.Exit(exitCode(err))
 	}
 }
 
+// exitCode is the exit status for run's error: 2 for a bad command line
+// or configuration, put's own codes for put (putExitCode), else 1.
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return putExitCode(err)
+}
+
+// run parses args and runs the command they name (serve when none).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, stdout, stderr)
-	case "user":
-		if len(args) == 0 || args[0] != "add" {
-			return usageError{errors.New("usage: sluice user add NAME --level L [--password-stdin] [--authorized-key FILE]")}
-		}
-		return userAdd(args[1:], stdin, stdout)
-	case "keys":
-		return keys(args, stdout)
-	case "bans":
-		return bans(args, stdout)
-	case "image":
-		return imageCmd(args, stdin, stdout)
-	case "put":
-		return putCmd(ctx, args, stdin, stdout, stderr)
-	case "config":
-		return showConfig(args, stdout)
-	case "help":
-		fmt.Fprintln(stdout, "usage: sluice [serve|user add|keys|bans|config|image build|image inspect|image keygen|put] [flags]; see docs/operations.md")
-		return nil
-	}
-	return usageError{fmt.Errorf("unknown command %q (serve, user add, keys, bans, config, image, put)", cmd)}
+	return newApp(ctx, stdin, stdout, stderr).execute(args)
 }
 
-// common holds the flags every subcommand shares.
+// common holds the flags every configuration-reading command shares.
 type common struct {
 	config string
 	data   string
@@ -75,6 +69,8 @@ type common struct {
 
 const defaultData = "sluice-data"
 
+// register adds --config and --data to a command that parses its flags
+// with package flag (parse); cli.go declares the same for cobra.
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "configuration file (default DATA/sluice.toml)")
 	fs.StringVar(&c.data, "data", defaultData, "data directory (file systems, host keys)")
@@ -88,7 +84,8 @@ func (c *common) configPath() string {
 }
 
 // parse parses flags that may come before or after positional arguments
-// ("user add NAME --level L") and returns the positionals.
+// ("user add NAME --level L") and returns the positionals. It serves the
+// commands that parse their own flags (see app.legacy).
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string

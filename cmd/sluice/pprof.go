@@ -14,12 +14,8 @@ import (
 // startPprof serves the profiling endpoints on a loopback address only: a
 // management endpoint must not expose its internals to the network.
 func startPprof(addr string, log hclog.Logger) (stop func(), err error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("--pprof-addr: %w", err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("--pprof-addr must be a loopback address, not %q", addr)
+	if err := checkPprofAddr(addr); err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -38,4 +34,17 @@ func startPprof(addr string, log hclog.Logger) (stop func(), err error) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}, nil
+}
+
+// checkPprofAddr refuses a --pprof-addr that is not a loopback address;
+// serve calls it before the first run writes anything.
+func checkPprofAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--pprof-addr must be a loopback address, not %q", addr)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/atomicfile"
 	"github.com/sluice/sluice/ftpgateway"
 	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/image"
@@ -21,76 +21,115 @@ import (
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/sshd"
 	"github.com/sluice/sluice/vfs"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	sshAddr := fs.String("ssh-addr", policy.DefaultSSHListen, "SSH listen address; empty turns SSH off")
-	ftpAddr := fs.String("ftp-addr", policy.DefaultFTPListen, "FTP listen address; empty turns FTP off")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
-	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (profiling; off by default)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+// serveOpts are serve's flags; with no command, the root takes them too.
+type serveOpts struct {
+	common
+	sshAddr, ftpAddr    string
+	logFormat, logLevel string
+	pprofAddr           string
+}
+
+func (o *serveOpts) flags(fs *pflag.FlagSet) {
+	o.common.flags(fs)
+	fs.StringVar(&o.sshAddr, "ssh-addr", policy.DefaultSSHListen, "SSH listen address; empty turns SSH off (replaces ssh.listen)")
+	fs.StringVar(&o.ftpAddr, "ftp-addr", policy.DefaultFTPListen, "FTP listen address; empty turns FTP off (replaces ftp.listen)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (profiling; off by default)")
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var o serveOpts
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve SFTP and FTP (the default command)",
+		Long: `Serves the data directory over SSH/SFTP and FTP until SIGINT or SIGTERM.
+The first run on a missing configuration creates the data directory and a
+configuration with a supervisor "root" whose generated password is written to
+DATA/initial-root-password (mode 0600), and printed only on a terminal.`,
+		Args: cobra.NoArgs,
+		RunE: a.act(func(cmd *cobra.Command, _ []string) error { return a.serve(cmd, &o) }),
 	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("serve: unexpected argument %q", pos[0])}
+	o.flags(c.Flags())
+	return c
+}
+
+// serve checks every flag, runs the first run if there is no
+// configuration, loads and checks the configuration as config check does
+// (preflight), and serves.
+func (a *app) serve(cmd *cobra.Command, o *serveOpts) error {
+	fs := cmd.Flags()
+	// Every flag is checked before the first run writes anything.
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return usageError{fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)}
 	}
-	if *logFormat != "text" && *logFormat != "json" {
-		return usageError{fmt.Errorf("--log-format must be text or json, not %q", *logFormat)}
-	}
-	level := hclog.LevelFromString(*logLevel)
+	level := hclog.LevelFromString(o.logLevel)
 	if level == hclog.NoLevel {
-		return usageError{fmt.Errorf("--log-level %q is not a level", *logLevel)}
+		return usageError{fmt.Errorf("--log-level %q is not a level", o.logLevel)}
 	}
-	sshSet, ftpSet, dataSet := false, false, false
-	fs.Visit(func(f *flag.Flag) {
-		sshSet = sshSet || f.Name == "ssh-addr"
-		ftpSet = ftpSet || f.Name == "ftp-addr"
-		dataSet = dataSet || f.Name == "data"
-	})
+	for _, f := range []struct{ name, addr string }{{"ssh-addr", o.sshAddr}, {"ftp-addr", o.ftpAddr}} {
+		if err := policy.CheckListen(f.addr); fs.Changed(f.name) && err != nil {
+			return usageError{fmt.Errorf("--%s: %v", f.name, err)}
+		}
+	}
+	if fs.Changed("ssh-addr") && fs.Changed("ftp-addr") && o.sshAddr == "" && o.ftpAddr == "" {
+		return usageError{errors.New("no listener configured (--ssh-addr and --ftp-addr are empty)")}
+	}
+	if o.pprofAddr != "" {
+		if err := checkPprofAddr(o.pprofAddr); err != nil {
+			return usageError{err}
+		}
+	}
 
-	log := hclog.New(&hclog.LoggerOptions{Name: "sluice", Level: level, JSONFormat: *logFormat == "json",
-		Output: stderr, TimeFormat: time.RFC3339Nano})
+	log := hclog.New(&hclog.LoggerOptions{Name: "sluice", Level: level, JSONFormat: o.logFormat == "json",
+		Output: a.stderr, TimeFormat: time.RFC3339Nano})
 
-	cfgPath := c.configPath()
+	cfgPath := o.configPath()
 	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
-		if err := firstRun(cfgPath, c.data, stdout); err != nil {
+		if err := firstRun(cfgPath, o.data, a.stdout); err != nil {
 			return err
 		}
 	}
-	cfg, err := policy.Load(cfgPath)
+	cfg, err := o.load(fs)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	if dataSet {
-		cfg.DataDir, _ = filepath.Abs(c.data)
-	}
-	if sshSet {
-		cfg.SSH.Listen = *sshAddr
+	if fs.Changed("ssh-addr") {
+		cfg.SSH.Listen = o.sshAddr
 	} else if cfg.SSH.Listen == "" {
 		cfg.SSH.Listen = policy.DefaultSSHListen
 	}
-	if ftpSet {
-		cfg.FTP.Listen = *ftpAddr
+	if fs.Changed("ftp-addr") {
+		cfg.FTP.Listen = o.ftpAddr
 	} else if cfg.FTP.Listen == "" {
 		cfg.FTP.Listen = policy.DefaultFTPListen
 	}
-	if *pprofAddr != "" {
-		stop, err := startPprof(*pprofAddr, log)
+	if err := preflight(cfgPath, cfg); err != nil {
+		return usageError{err}
+	}
+	if o.pprofAddr != "" {
+		stop, err := startPprof(o.pprofAddr, log)
 		if err != nil {
 			return usageError{err}
 		}
 		defer stop()
 	}
-	return runServer(ctx, cfg, log)
+	return runServer(a.ctx, cfg, log)
 }
 
+// initialPasswordFile is where the first run leaves root's password, in
+// the data directory, readable by its owner only.
+const initialPasswordFile = "initial-root-password"
+
 // firstRun creates the data directory, and a configuration with a
-// supervisor "root" whose random password is printed once.
+// supervisor "root" whose random password is written to a 0600 file in
+// it. The password is printed too only when stdout is a terminal: under
+// systemd stdout is the journal, which others may read.
 func firstRun(cfgPath, data string, stdout io.Writer) error {
 	for _, d := range []string{data, filepath.Join(data, "dsk"), filepath.Join(data, "bio")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -118,11 +157,26 @@ func firstRun(cfgPath, data string, stdout io.Writer) error {
 		Device: policy.Device{SystemID: "SLUICE", HardwareID: 1, HWLevel: 1, BIOSVersion: "1.0", Profile: "STD"},
 		Users:  []policy.User{{Name: "root", Level: policy.Supervisor, PasswordHash: hash}},
 	}
+	pwFile := filepath.Join(data, initialPasswordFile)
+	if err := atomicfile.Write(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		return err
+	}
 	if err := policy.Write(cfgPath, cfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sluice: first run: wrote %s\nsluice: supervisor user \"root\" has password %s (shown once)\n", cfgPath, pw)
+	fmt.Fprintf(stdout, "sluice: first run: wrote %s\n", cfgPath)
+	if onTerminal(stdout) {
+		fmt.Fprintf(stdout, "sluice: supervisor user \"root\" has password %s (also in %s)\n", pw, pwFile)
+	} else {
+		fmt.Fprintf(stdout, "sluice: supervisor user \"root\": password in %s (mode 0600; delete it once read)\n", pwFile)
+	}
 	return nil
+}
+
+// onTerminal reports whether w is a terminal.
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // runServer wires the packages together and serves until ctx ends.
