@@ -109,6 +109,9 @@ func (a *app) serve(cmd *cobra.Command, o *serveOpts) error {
 	} else if cfg.FTP.Listen == "" {
 		cfg.FTP.Listen = policy.DefaultFTPListen
 	}
+	// cfg has DATA/users.toml merged already (common.load), and passed
+	// the same checks as config check: runServer must not merge the users
+	// file again (a second merge finds every user "defined in both").
 	if err := preflight(cfgPath, cfg); err != nil {
 		return usageError{err}
 	}
