@@ -28,25 +28,28 @@ func TestPutTmux(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(s.password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "tmux.sock") // a private tmux server
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(tmux, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...)
-		cmd.Env = tmuxEnv()
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+	// Each width has a tmux server of its own on a private socket.
+	tmuxOn := func(t *testing.T, sock string) func(args ...string) string {
+		return func(args ...string) string {
+			t.Helper()
+			cmd := exec.Command(tmux, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...)
+			cmd.Env = tmuxEnv()
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+			return string(out)
 		}
-		return string(out)
 	}
-	t.Cleanup(func() {
-		cmd := exec.Command(tmux, "-S", sock, "kill-server")
-		cmd.Env = tmuxEnv()
-		_ = cmd.Run() // gone already if no session is left
-	})
-
 	for _, cols := range []int{40, 120} {
 		t.Run(fmt.Sprint(cols), func(t *testing.T) {
+			sock := filepath.Join(dir, fmt.Sprintf("tmux%d.sock", cols))
+			run := tmuxOn(t, sock)
+			t.Cleanup(func() {
+				cmd := exec.Command(tmux, "-S", sock, "kill-server")
+				cmd.Env = tmuxEnv()
+				_ = cmd.Run() // gone already if no session is left
+			})
 			name := fmt.Sprintf("w%d.cfg", cols)
 			file := filepath.Join(dir, name)
 			// 64 chunks of 256 KiB: 64 redraws, each at a new percentage.
@@ -55,32 +58,39 @@ func TestPutTmux(t *testing.T) {
 			}
 			raw := filepath.Join(dir, fmt.Sprintf("raw%d", cols))
 			session := fmt.Sprintf("put%d", cols)
-			// The put waits for a line on the terminal, so that pipe-pane
-			// is in place before it writes anything. The password comes
-			// from a file: standard output stays the terminal. No echo of
-			// the line: the pane shows only what the put writes.
-			script := `stty -echo && read _ && exec "$0" put --progress-every 1ns --timeout 60s "$1" root - "$2" passive <"$3"`
+			// The put waits for the file go, so that pipe-pane is in place
+			// before it writes anything; nothing is typed into the pane.
+			// The password comes from a file: standard output stays the
+			// terminal.
+			start := filepath.Join(dir, fmt.Sprintf("go%d", cols))
+			script := `while [ ! -e "$4" ]; do sleep 0.05; done; exec "$0" put --progress-every 1ns --timeout 60s "$1" root - "$2" passive <"$3"`
 			run("new-session", "-d", "-s", session, "-x", fmt.Sprint(cols), "-y", "12",
-				"sh", "-c", script, sluiceBin, s.proc.ftp, file, pwFile)
+				"sh", "-c", script, sluiceBin, s.proc.ftp, file, pwFile, start)
 			run("set-option", "-t", session, "remain-on-exit", "on")
 			if got := strings.TrimSpace(run("display-message", "-p", "-t", session, "#{pane_width}")); got != fmt.Sprint(cols) {
 				t.Fatalf("pane is %s columns wide, want %d", got, cols)
 			}
 			run("pipe-pane", "-t", session, "-o", "cat >"+raw)
-			run("send-keys", "-t", session, "Enter")
+			if err := os.WriteFile(start, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 
-			// Wait for the put to end: a bound for a hung put, not a
-			// measure of speed.
+			// Wait for the put to end and its status to be known (tmux
+			// may see the pane's end before it reaps the process): a bound
+			// for a hung put, not a measure of speed.
 			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-				if strings.TrimSpace(run("display-message", "-p", "-t", session, "#{pane_dead}")) == "1" {
+				st := run("display-message", "-p", "-t", session, "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}")
+				if f := strings.Split(strings.TrimSpace(st), ":"); len(f) == 3 && f[0] == "1" && (f[1] != "" || f[2] != "") {
+					if f[1] != "0" {
+						t.Errorf("put exit status %q, signal %q; want exit status 0", f[1], f[2])
+					}
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("put still running after 2 minutes; pane:\n%s", run("capture-pane", "-p", "-t", session))
+					b, _ := os.ReadFile(raw)
+					t.Fatalf("put not done after 2 minutes (dead:status:signal %q); output %q; pane:\n%s",
+						st, b, run("capture-pane", "-p", "-t", session))
 				}
-			}
-			if st := strings.TrimSpace(run("display-message", "-p", "-t", session, "#{pane_dead_status}")); st != "0" {
-				t.Errorf("put exit status %s, want 0", st)
 			}
 
 			// What the pane shows, scrollback included: the bar at 100% on
@@ -130,7 +140,6 @@ func TestPutTmux(t *testing.T) {
 			if d := draws[len(draws)/2]; !strings.Contains(d, "/s)") || !strings.Contains(d, ":") {
 				t.Errorf("redraw %q, want a rate and [elapsed:left]", d)
 			}
-			run("kill-session", "-t", session)
 		})
 	}
 }
