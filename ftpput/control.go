@@ -17,6 +17,7 @@ import (
 // Reply codes this client acts on (RFC 959 §4.2, RFC 2228, RFC 2428).
 const (
 	codeCommandOK   = 200 // TYPE, PORT, EPRT, PBSZ, PROT
+	codeNoPassword  = 202 // USER: logged in, no password needed
 	codeReady       = 220 // greeting
 	codeClosingData = 226 // STOR done
 	codePassive     = 227 // PASV
@@ -126,7 +127,7 @@ func (c *control) login(user, pass string, withTLS bool) error {
 			return err
 		}
 	}
-	if code != codeLoggedIn && code != 202 { // 202: no password needed
+	if code != codeLoggedIn && code != codeNoPassword {
 		return &ReplyError{Code: code, Msg: msg}
 	}
 	if err := c.expect(codeCommandOK, "TYPE I"); err != nil {
