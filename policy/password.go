@@ -23,19 +23,42 @@ func HashPassword(pw string) (string, error) {
 	return string(h), err
 }
 
-// dummyHash is compared against when the user is unknown, so that a login
-// for a missing user costs the same time as one with a wrong password.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("sluice-dummy"), bcrypt.DefaultCost)
+// dummyHashes are compared against when the user is unknown, so that a
+// login for a missing user costs the same time as one with a wrong
+// password: one bcrypt hash per cost, made once.
+var (
+	dummyMu     sync.Mutex
+	dummyHashes = map[int][]byte{}
+)
+
+func dummyHash(cost int) []byte {
+	dummyMu.Lock()
+	defer dummyMu.Unlock()
+	h := dummyHashes[cost]
+	if h == nil {
+		h, _ = bcrypt.GenerateFromPassword([]byte("sluice-dummy"), cost)
+		dummyHashes[cost] = h
+	}
 	return h
-})
+}
+
+// dummyCost is the bcrypt cost of the configured users' hashes (the first
+// bcrypt one), so that an unknown user costs what a known one does.
+func (c *Config) dummyCost() int {
+	for i := range c.Users {
+		if cost, err := bcrypt.Cost([]byte(c.Users[i].PasswordHash)); err == nil {
+			return cost
+		}
+	}
+	return bcrypt.DefaultCost
+}
 
 // CheckPassword returns the user when name and pw match a configured user
 // with a password hash, else ErrBadLogin.
 func (c *Config) CheckPassword(name, pw string) (*User, error) {
 	u := c.User(name)
 	if u == nil || u.PasswordHash == "" {
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(pw))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(c.dummyCost()), []byte(pw))
 		return nil, ErrBadLogin
 	}
 	if !verifyHash(u.PasswordHash, pw) {

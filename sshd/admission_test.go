@@ -24,7 +24,7 @@ func (f *fixture) dialFrom(t *testing.T, src string, cfg *ssh.ClientConfig) (*ss
 		cfg.User = "root"
 	}
 	cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey()
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.SetDeadline(time.Now().Add(60 * time.Second))
 	c, chans, reqs, err := ssh.NewClientConn(nc, f.addr, cfg)
 	if err != nil {
 		nc.Close()
