@@ -96,8 +96,12 @@ func imageCheck(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "image    %s %s version %s, hw level %d, hw ids %#x, min bios %s, profile %q, %s\n",
 			im.Kind, im.Name, im.Version, im.HWLevel, im.HardwareIDs, im.MinBIOS, im.Profile, signedText(im))
 	}
-	fmt.Fprintf(stdout, "device   system %s, hw id %#x, hw level %d, bios hw level %d, bios %s, profile %q, %d trusted keys\n",
-		dev.SystemID, dev.HardwareID, dev.HWLevel, dev.BIOSHWLevel, dev.BIOSVersion, dev.Profile, len(dev.TrustedKeys))
+	biosLevel := ""
+	if dev.BIOSHWLevel != 0 {
+		biosLevel = fmt.Sprintf(" (bios images %d)", dev.BIOSHWLevel)
+	}
+	fmt.Fprintf(stdout, "device   system %s, hw id %#x, hw level %d%s, bios %s, profile %q, %d trusted keys\n",
+		dev.SystemID, dev.HardwareID, dev.HWLevel, biosLevel, dev.BIOSVersion, dev.Profile, len(dev.TrustedKeys))
 	if app, _, ok := tree.ActiveApp(); ok {
 		fmt.Fprintf(stdout, "state    active application %s\n", app)
 	}
