@@ -185,7 +185,7 @@ func helpSyntaxOf(verb string) string {
 // --- Session and login (manual §1.4.1) ---
 
 func (c *session) cmdUSER(arg string) bool {
-	if c.srv.pol.FTP.RequireTLS && !c.tlsOn {
+	if c.srv.pol().FTP.RequireTLS && !c.tlsOn {
 		c.send(replyLoginTLSNeeded)
 		return false
 	}
@@ -224,8 +224,8 @@ func (c *session) cmdPASS(arg string) bool {
 		c.refuse(capital(policy.ErrSourceBanned.Error()) + ".")
 		return true
 	}
-	u, err := s.pol.CheckPassword(c.userName, arg)
-	if err != nil && s.pol.FTP.Anonymous && (strings.EqualFold(c.userName, "anonymous") || strings.EqualFold(c.userName, "ftp")) {
+	u, err := s.pol().CheckPassword(c.userName, arg)
+	if err != nil && s.pol().FTP.Anonymous && (strings.EqualFold(c.userName, "anonymous") || strings.EqualFold(c.userName, "ftp")) {
 		u, err = &policy.User{Name: "anonymous", Level: policy.Viewer}, nil
 	}
 	if err != nil {
@@ -233,19 +233,19 @@ func (c *session) cmdPASS(arg string) bool {
 		s.count(func(st *stats) { st.failedLogins++ })
 		s.audit.Info("login failed", "user", c.userName, "remote_addr", c.remote, "method", "ftp-password")
 		ev := policy.EventPassword
-		if s.pol.User(c.userName) == nil {
+		if s.pol().User(c.userName) == nil {
 			ev = policy.EventUnknownUser
 		}
 		c.scored = true
 		banned := s.def.Add(c.peerIP, ev)
 		unlock()
-		time.Sleep(s.pol.Limits.LoginFailDelay)
+		time.Sleep(s.pol().Limits.LoginFailDelay)
 		c.send(replyLoginRefused)
 		switch {
 		case banned:
 			c.refuse(capital(policy.ErrSourceBanned.Error()) + ".")
 			return true
-		case c.failures >= s.pol.FTP.MaxLoginFailures:
+		case c.failures >= s.pol().FTP.MaxLoginFailures:
 			c.log.Warn("too many failed logins; closing", "failures", c.failures)
 			c.refuse(whyFailures) // D21
 			return true
@@ -276,7 +276,7 @@ func (c *session) cmdPASS(arg string) bool {
 	c.mu.Unlock()
 	c.loggedAt = time.Now()
 	c.resetSettings()
-	c.cwd = loginDir(s.pol.FTP.DefaultFS, c.checks(), u, s.pol.HasMount)
+	c.cwd = loginDir(s.pol().FTP.DefaultFS, c.checks(), u, s.pol().HasMount)
 	s.count(func(st *stats) { st.logins++ })
 	s.audit.Info("login", "user", u.Name, "session", c.vs.ID, "remote_addr", c.remote, "method", "ftp-password",
 		"tls", c.tlsOn)
@@ -296,7 +296,7 @@ func (c *session) cmdPASS(arg string) bool {
 
 // motd reads the optional MOTD file (mTCP) as 230- lines, bounded.
 func (c *session) motd() []string {
-	p := c.srv.pol.FTP.MOTD
+	p := c.srv.pol().FTP.MOTD
 	if p == "" {
 		return nil
 	}
@@ -344,7 +344,7 @@ func (c *session) cmdREIN(string) bool {
 			c.refuse(capital(err.Error()) + ".")
 			return true
 		}
-		c.releasePre, c.loginBy = release, time.Now().Add(c.srv.pol.Limits.LoginGraceTime)
+		c.releasePre, c.loginBy = release, time.Now().Add(c.srv.pol().Limits.LoginGraceTime)
 	}
 	c.mu.Lock()
 	c.whoName = ""
@@ -530,15 +530,15 @@ func (c *session) cmdCWD(arg string) bool {
 		c.send(replyCwdRootDir)
 		return false
 	}
-	fs, name, err := vfs.Split(path.Clean("/"+c.cwd+"/"+arg), c.srv.pol.Names.MaxLen)
+	fs, name, err := vfs.Split(path.Clean("/"+c.cwd+"/"+arg), c.srv.pol().Names.MaxLen)
 	if strings.HasPrefix(arg, "/") {
-		fs, name, err = vfs.Split(path.Clean(arg), c.srv.pol.Names.MaxLen)
+		fs, name, err = vfs.Split(path.Clean(arg), c.srv.pol().Names.MaxLen)
 	} else if c.cwd != "" && (err != nil || name != "") {
 		// File systems are flat, so a relative name inside one is never a
 		// directory: a bare file-system name means that file system from
 		// anywhere (CWD bio from /dsk; curl's ftp://host/dsk/file after a
 		// login in /dsk).
-		if f2, n2, e2 := vfs.Split(path.Clean("/"+arg), c.srv.pol.Names.MaxLen); e2 == nil && n2 == "" {
+		if f2, n2, e2 := vfs.Split(path.Clean("/"+arg), c.srv.pol().Names.MaxLen); e2 == nil && n2 == "" {
 			fs, name, err = f2, n2, e2
 		}
 	}
@@ -580,7 +580,7 @@ func (c *session) cmdCDUP(string) bool {
 
 func (c *session) cmdSMNT(arg string) bool {
 	fs := strings.ToLower(strings.Trim(strings.TrimSpace(arg), "/"))
-	if fs == "" || strings.Contains(fs, "/") || !c.srv.pol.HasMount(fs) {
+	if fs == "" || strings.Contains(fs, "/") || !c.srv.pol().HasMount(fs) {
 		c.send(replySmntUnknown)
 		return false
 	}
@@ -611,7 +611,7 @@ func (c *session) resolve(arg string) (string, bool) {
 		p = "/" + c.cwd + "/" + p
 	}
 	p = path.Clean(p)
-	fs, _, err := vfs.Split(p, c.srv.pol.Names.MaxLen)
+	fs, _, err := vfs.Split(p, c.srv.pol().Names.MaxLen)
 	if err != nil {
 		c.sendLines(ftpStatus(opRetr, err))
 		return "", false

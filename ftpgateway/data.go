@@ -25,7 +25,7 @@ const defaultDataTimeout = time.Minute
 // or the active connect, the TLS handshake, and each read or write of the
 // transfer (dataConn).
 func (s *Server) dataTimeout() time.Duration {
-	if d := s.pol.Limits.DataTimeout; d > 0 {
+	if d := s.pol().Limits.DataTimeout; d > 0 {
 		return d
 	}
 	return defaultDataTimeout
@@ -164,7 +164,7 @@ func (c *session) cmdPASV(string) bool {
 		return false
 	}
 	adv := local.IP
-	if ext := c.srv.pol.FTP.PasvAddress; ext != "" && !sameNetwork(c.peerIP, local.IP) {
+	if ext := c.srv.pol().FTP.PasvAddress; ext != "" && !sameNetwork(c.peerIP, local.IP) {
 		adv = net.ParseIP(ext)
 	}
 	v4, port := adv.To4(), l.Addr().(*net.TCPAddr).Port
@@ -204,7 +204,7 @@ func (c *session) cmdEPSV(arg string) bool {
 // configured range (or any port).
 func (c *session) listenPassive(ip net.IP) (net.Listener, error) {
 	c.data.close()
-	f := c.srv.pol.FTP
+	f := c.srv.pol().FTP
 	var lc net.ListenConfig
 	if f.PasvMin == 0 {
 		l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(ip.String(), "0"))
@@ -299,7 +299,7 @@ func (c *session) dialData(ctx context.Context) (net.Conn, error) {
 	target := c.data.active
 	c.data.active = nil
 	local, _ := c.raw.LocalAddr().(*net.TCPAddr)
-	port := c.srv.pol.FTP.DataPort
+	port := c.srv.pol().FTP.DataPort
 	if port == 0 && local != nil {
 		port = local.Port - 1
 	}
@@ -334,7 +334,7 @@ func (c *session) dataOptions(conn net.Conn) {
 	if !ok {
 		return
 	}
-	f := c.srv.pol.FTP
+	f := c.srv.pol().FTP
 	if c.keepOn {
 		tc.SetKeepAlive(true)
 		tc.SetKeepAlivePeriod(30 * time.Second)

@@ -76,8 +76,11 @@ type Config struct {
 
 // Server is the FTP gateway.
 type Server struct {
-	cfg      Config
-	pol      *policy.Config
+	cfg Config
+	// cur is the policy in force (pol): every new connection, login and
+	// command reads it, Reload replaces it. A session keeps the user it
+	// logged in as.
+	cur      atomic.Pointer[policy.Config]
 	log      hclog.Logger
 	audit    hclog.Logger
 	sessions *policy.SessionLimiter
@@ -147,8 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Policy == nil || cfg.Store == nil {
 		return nil, errors.New("ftpgateway: Policy and Store are required")
 	}
-	s := &Server{cfg: cfg, pol: cfg.Policy, log: cfg.Logger, audit: cfg.Audit, sessions: cfg.Sessions,
+	s := &Server{cfg: cfg, log: cfg.Logger, audit: cfg.Audit, sessions: cfg.Sessions,
 		budget: cfg.Budget, def: cfg.Defender, started: time.Now(), clients: map[*session]bool{}}
+	s.cur.Store(cfg.Policy)
 	if s.def == nil {
 		s.def = policy.NewDefender(cfg.Policy.Penalties)
 	}

@@ -101,7 +101,7 @@ func newSession(s *Server, nc net.Conn, id string) *session {
 
 // resetSettings applies the configured defaults (login and REIN).
 func (c *session) resetSettings() {
-	f := c.srv.pol.FTP
+	f := c.srv.pol().FTP
 	c.cwd, c.ascii, c.rest, c.rnfr, c.testFS = "", false, 0, "", ""
 	c.direct, c.reply119, c.keepOn, c.imm, c.systMode = f.Direct, f.Reply, f.Keepalive, true, f.OS
 	c.data.reset()
@@ -173,7 +173,7 @@ func (c *session) sendLines(lines ...string) {
 	}
 	// A client that sends commands and never reads the replies is
 	// disconnected after the inactivity time, not held forever.
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.pol.FTP.InactivityTimer))
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.pol().FTP.InactivityTimer))
 	if err := c.w.Flush(); err != nil {
 		c.raw.Close()
 	}
@@ -263,7 +263,7 @@ func (c *session) Serve() {
 		return
 	}
 	c.releasePre = releasePre
-	c.loginBy = time.Now().Add(s.pol.Limits.LoginGraceTime)
+	c.loginBy = time.Now().Add(s.pol().Limits.LoginGraceTime)
 	defer func() {
 		if c.releasePre != nil {
 			c.releasePre()
@@ -334,7 +334,7 @@ func (c *session) Serve() {
 				return
 			}
 			if !c.Idle() {
-				timer.Reset(s.pol.FTP.InactivityTimer) // never during a transfer
+				timer.Reset(s.pol().FTP.InactivityTimer) // never during a transfer
 				continue
 			}
 			c.send(replyInactivity)
@@ -363,7 +363,7 @@ func (c *session) sendBanner(n, max int) { c.send(replyBanner, n, max) }
 // untilTimeout is the time to the inactivity timeout, or to the login
 // deadline if that comes first.
 func (c *session) untilTimeout() time.Duration {
-	d := c.srv.pol.FTP.InactivityTimer
+	d := c.srv.pol().FTP.InactivityTimer
 	if !c.loginBy.IsZero() {
 		d = min(d, max(time.Until(c.loginBy), 0))
 	}

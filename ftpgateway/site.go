@@ -330,7 +330,7 @@ func (c *session) siteSaveBuffer(arg string) {
 	if fs == "" {
 		fs = c.cwd
 	}
-	if fs != "" && !c.srv.pol.HasMount(fs) {
+	if fs != "" && !c.srv.pol().HasMount(fs) {
 		c.send(replySmntUnknown)
 		return
 	}
@@ -356,7 +356,7 @@ func (c *session) siteSaveBuffer(arg string) {
 // siteBackup copies the active file system to the configured reserve
 // (manual §3.4), each file atomically.
 func (c *session) siteBackup() {
-	dir := c.srv.pol.FTP.BackupDir
+	dir := c.srv.pol().FTP.BackupDir
 	if dir == "" {
 		c.send(replyFeatureAbsent)
 		return
@@ -530,7 +530,7 @@ func (c *session) siteDiskFree(arg string) {
 	if fs == "" {
 		fs = c.cwd
 	}
-	if fs == "" || !c.srv.pol.HasMount(fs) {
+	if fs == "" || !c.srv.pol().HasMount(fs) {
 		c.send(replySmntUnknown)
 		return
 	}

@@ -46,7 +46,7 @@ func (c *session) cmdPROT(arg string) bool {
 		c.protP = true
 		c.send(replyProtPrivate)
 	case "C":
-		if c.srv.pol.FTP.RequireTLS {
+		if c.srv.pol().FTP.RequireTLS {
 			c.send(replyDataProtNeeded)
 			return false
 		}
@@ -66,7 +66,7 @@ func (c *session) cmdPROT(arg string) bool {
 // accepting, and a PORT address is forgotten, so no byte of a file or a
 // listing ever goes in clear. It reports whether the command may go on.
 func (c *session) dataProtected(verb string) bool {
-	if !c.srv.pol.FTP.RequireTLS || c.protP {
+	if !c.srv.pol().FTP.RequireTLS || c.protP {
 		return true
 	}
 	c.data.close()

@@ -344,13 +344,13 @@ func (c *session) store(verb, arg string) bool {
 			// The directory part must name a file system the user sees
 			// (file systems are flat, so a relative one counts from the
 			// root): "../../x" is refused, not stored as /mem/x.
-			fs, rest, err := vfs.Split(path.Dir(full), c.srv.pol.Names.MaxLen)
+			fs, rest, err := vfs.Split(path.Dir(full), c.srv.pol().Names.MaxLen)
 			if _, serr := c.srv.cfg.Store.Stat(c.vs, "/"+fs); err != nil || fs == "" || rest != "" || serr != nil {
 				c.send(replyInvalidPath)
 				return false
 			}
 		}
-		if err := vfs.ValidateName(name, c.srv.pol.Names.MaxLen); err != nil {
+		if err := vfs.ValidateName(name, c.srv.pol().Names.MaxLen); err != nil {
 			c.send(replyInvalidName)
 			return false
 		}

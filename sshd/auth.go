@@ -103,12 +103,16 @@ func (c *serverConn) checkPassword(conn ssh.ConnMetadata, method, pw string) (*s
 		unlock()
 		return nil, errAuth
 	}
-	_, err := c.srv.pol().CheckPassword(conn.User(), pw)
+	u, err := c.srv.pol().CheckPassword(conn.User(), pw)
 	if err != nil {
 		return nil, c.failed(conn, method, "", unlock)
 	}
 	unlock()
-	return c.admit(perms(method, ""))
+	p, err := c.admit(perms(method, ""))
+	if err == nil {
+		c.user = u
+	}
+	return p, err
 }
 
 func (c *serverConn) keyboardInteractive(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
@@ -147,12 +151,20 @@ func (c *serverConn) publicKeyVerified(conn ssh.ConnMetadata, key ssh.PublicKey,
 	if c.banned() {
 		return nil, errAuth
 	}
-	return c.admit(p)
+	// The policy in force now: a Reload since the query may have
+	// removed the key.
+	st := c.srv.cur.Load()
+	u := st.pol.User(conn.User())
+	if u == nil || !st.keys[u.Name][string(key.Marshal())] {
+		return nil, errAuth
+	}
+	p, err := c.admit(p)
+	if err == nil {
+		c.user = u
+	}
+	return p, err
 }
 
 func perms(method, fp string) *ssh.Permissions {
 	return &ssh.Permissions{Extensions: map[string]string{extMethod: method, extFingerprint: fp}}
 }
-
-// userOf returns the policy user of an authenticated connection.
-func (s *Server) userOf(name string) *policy.User { return s.pol().User(name) }

@@ -68,6 +68,9 @@ type serverConn struct {
 	pre     ssh.ServerPreAuthConn
 	scored  bool   // a penalty was scored for this connection
 	release func() // the session slot, once authenticated
+	// user is the policy user the login was checked against: a Reload
+	// after it does not change who the session is.
+	user *policy.User
 
 	closeOnce sync.Once
 	channels  atomic.Int32 // session channels open
@@ -145,8 +148,8 @@ func (c *serverConn) Serve() {
 	defer sconn.Close()
 	dc.setIdle(lim.IdleTimeout)
 
-	user := s.userOf(sconn.User())
-	if user == nil { // removed from the configuration meanwhile
+	user := c.user
+	if user == nil { // not set by an auth callback: never logged in
 		return
 	}
 	ext := sconn.Permissions.Extensions

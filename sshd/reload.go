@@ -34,9 +34,10 @@ func (s *Server) newState(p *policy.Config) (*state, error) {
 
 // Reload makes p the policy of every new connection and login: users,
 // keys, limits, [ssh] algorithms and max_auth_tries. Connections already
-// logged in keep their user. On error (a key that does not parse) the
-// policy in force is kept. The listen address and host keys need a
-// restart; the shared session limiter, budget and defender are set by
+// logged in keep their user. It also gives this server's
+// pre-authentication budget p's limits. On error (a key that does not
+// parse) the policy in force is kept. The listen address and host keys
+// need a restart; the shared session limiter and defender are set by
 // their owner.
 func (s *Server) Reload(p *policy.Config) error {
 	if p == nil {
@@ -47,6 +48,7 @@ func (s *Server) Reload(p *policy.Config) error {
 		return err
 	}
 	s.cur.Store(st)
+	s.budget.SetLimits(p.Limits)
 	return nil
 }
 
