@@ -13,11 +13,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/atomicfile"
+	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/policy"
 )
 
@@ -138,4 +141,104 @@ func reloadCmd(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "sluice: sent SIGHUP to the server (pid %d); its log says whether the configuration was taken\n", pid)
 	return nil
+}
+
+// reloader re-reads the configuration on SIGHUP and applies what can
+// change while serving to the running parts; the rest keeps its running
+// value and is named in a warning.
+type reloader struct {
+	path string
+	log  hclog.Logger
+	// file is the configuration file as it was at start, without the
+	// command line's overrides: what needs a restart is compared with it.
+	file *policy.Config
+	cur  *policy.Config // in force
+	tree interface {
+		Reload(image.Check, image.Device, bool)
+	}
+	sessions *policy.SessionLimiter
+	fronts   []reloadable
+}
+
+type reloadable struct {
+	name   string
+	reload func(*policy.Config) error
+}
+
+// reload applies the configuration file anew, or logs why not and keeps
+// the one in force.
+func (r *reloader) reload() {
+	r.log.Info("reloading configuration", "path", r.path)
+	file, err := policy.Load(r.path)
+	var next *policy.Config
+	if err == nil {
+		// As at start: --data (already in cur.DataDir) replaces data_dir.
+		next, err = policy.LoadWith(r.path, policy.Overrides{DataDir: r.cur.DataDir})
+	}
+	if err == nil {
+		err = next.MergeUsers(r.path, policy.UsersPath(next.DataDir))
+	}
+	if err != nil {
+		r.log.Error("configuration not reloaded; the one in force is kept", "error", err)
+		return
+	}
+	if changed := restartOnly(r.file, file); len(changed) > 0 {
+		r.log.Warn("settings changed that need a restart; they keep their running values",
+			"settings", strings.Join(changed, ", "))
+	}
+	keepRunning(next, r.cur)
+	if err := preflight(r.path, next); err != nil { // what serve checks at start
+		r.log.Error("configuration not reloaded; the one in force is kept", "error", err)
+		return
+	}
+	for i, f := range r.fronts {
+		if err := f.reload(next); err != nil {
+			// Only a front end that refused keeps its old policy; the
+			// ones before it (i > 0) already took the new one.
+			r.log.Error("configuration not reloaded; the one in force is kept", "front_end", f.name,
+				"error", err, "front_ends_reloaded", i)
+			return
+		}
+	}
+	r.tree.Reload(next.Checks.On, next.ImageDevice(), next.Checks.AllowDeleteActive)
+	r.sessions.SetLimits(next.Limits)
+	r.cur = next
+	r.log.Info("configuration reloaded", "users", len(next.Users), "checks", next.Checks.On.String(),
+		"trusted_keys", len(next.Device.Keys))
+	if next.Checks.On&image.CheckSignature == 0 && len(next.Device.Keys) == 0 {
+		r.log.Warn("signature check off: no device.trusted_keys configured")
+	}
+}
+
+// restartOnly names the settings that differ between two loads of the
+// configuration file and need a restart.
+func restartOnly(old, next *policy.Config) []string {
+	var out []string
+	diff := func(name string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			out = append(out, name)
+		}
+	}
+	diff("data_dir", old.DataDir, next.DataDir)
+	diff("ssh.listen", old.SSH.Listen, next.SSH.Listen)
+	diff("ssh.host_key_rsa", old.SSH.HostKeyRSA, next.SSH.HostKeyRSA)
+	diff("ftp.listen", old.FTP.Listen, next.FTP.Listen)
+	diff("ftp.tls_cert, ftp.tls_key", [2]string{old.FTP.TLSCert, old.FTP.TLSKey}, [2]string{next.FTP.TLSCert, next.FTP.TLSKey})
+	diff("ftp.reload_command", old.FTP.ReloadCommand, next.FTP.ReloadCommand)
+	diff("[[mount]]", old.Mounts, next.Mounts)
+	diff("[mem]", old.Mem, next.Mem)
+	diff("[names]", old.Names, next.Names)
+	diff("limits.max_file_bytes", old.Limits.MaxFileBytes, next.Limits.MaxFileBytes)
+	diff("[penalties]", old.Penalties, next.Penalties)
+	return out
+}
+
+// keepRunning gives next the running values of what needs a restart.
+func keepRunning(next, cur *policy.Config) {
+	next.DataDir, next.Mounts, next.Mem, next.Names = cur.DataDir, cur.Mounts, cur.Mem, cur.Names
+	next.SSH.Listen, next.SSH.HostKeyRSA = cur.SSH.Listen, cur.SSH.HostKeyRSA
+	next.FTP.Listen, next.FTP.TLSCert, next.FTP.TLSKey = cur.FTP.Listen, cur.FTP.TLSCert, cur.FTP.TLSKey
+	next.FTP.ReloadCommand = cur.FTP.ReloadCommand
+	next.Limits.MaxFileBytes = cur.Limits.MaxFileBytes
+	next.Penalties = cur.Penalties
 }

@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -122,7 +124,7 @@ func (a *app) serve(cmd *cobra.Command, o *serveOpts) error {
 		}
 		defer stop()
 	}
-	return runServer(a.ctx, cfg, log)
+	return runServer(a.ctx, cfgPath, cfg, log)
 }
 
 // initialPasswordFile is where the first run leaves root's password, in
@@ -182,8 +184,20 @@ func onTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// runServer wires the packages together and serves until ctx ends.
-func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error {
+// runServer wires the packages together and serves until ctx ends. cfg
+// was loaded from cfgPath with the command line's overrides and the users
+// file merged (common.load). SIGHUP re-reads both and applies what can
+// change while serving (reloader); the pid file in the data directory
+// lets `sluice reload` and the user commands send it.
+func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclog.Logger) error {
+	// Before anything else: SIGHUP's default action ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	file, err := policy.Load(cfgPath)
+	if err != nil {
+		return usageError{err}
+	}
 	audit := log.Named("audit")
 	log.Info("image checks", "on", cfg.Checks.On.String())
 	if cfg.Checks.On&image.CheckSignature == 0 && len(cfg.Device.Keys) == 0 {
@@ -209,6 +223,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 	}
 	sessions := policy.NewSessionLimiter(cfg.Limits)
 	defender := newDefender(cfg, audit, log)
+	rl := &reloader{path: cfgPath, log: log, file: file, cur: cfg, tree: tree, sessions: sessions}
 	type front struct {
 		name  string
 		addr  string
@@ -227,6 +242,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 			return usageError{err}
 		}
 		fronts = append(fronts, front{"ssh", cfg.SSH.Listen, srv.Serve, srv.Shutdown})
+		rl.fronts = append(rl.fronts, reloadable{"ssh", srv.Reload})
 	}
 	if cfg.FTP.Listen != "" {
 		var ips []net.IP
@@ -245,6 +261,7 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 			return usageError{err}
 		}
 		fronts = append(fronts, front{"ftp", cfg.FTP.Listen, srv.Serve, srv.Shutdown})
+		rl.fronts = append(rl.fronts, reloadable{"ftp", srv.Reload})
 	}
 	var listeners []net.Listener
 	for _, f := range fronts {
@@ -257,6 +274,14 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		}
 		listeners = append(listeners, l)
 	}
+	removePid, err := writePidFile(cfg.DataDir)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
+	}
+	defer removePid()
 	// Announce only when every listener is bound.
 	for i, f := range fronts {
 		log.Info(f.name+" listening", "addr", listeners[i].Addr().String(), "data_dir", cfg.DataDir)
@@ -266,9 +291,16 @@ func runServer(ctx context.Context, cfg *policy.Config, log hclog.Logger) error 
 		go func() { errc <- f.serve(listeners[i]) }()
 	}
 	var first error
-	select {
-	case first = <-errc:
-	case <-ctx.Done():
+serving:
+	for {
+		select {
+		case first = <-errc:
+			break serving
+		case <-ctx.Done():
+			break serving
+		case <-hup:
+			rl.reload()
+		}
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
