@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,16 +53,7 @@ func TestUserAddWhileServing(t *testing.T) {
 		t.Fatal("the server logged no \"configuration reloaded\"")
 	}
 
-	dir := t.TempDir()
-	batch := filepath.Join(dir, "batch")
-	if err := os.WriteFile(batch, []byte("ls /\nls /dsk\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), toolTimeout)
-	defer cancel()
-	args := []string{"-F", os.DevNull, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=" + os.DevNull,
-		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", key, "-P", s.port(), "-b", batch, "dev@127.0.0.1"}
-	if r := run(t, ctx, dir, clientEnv(), requireTool(t, "sftp"), args...); r.exit != 0 {
+	if r := s.sftpWithKey(t, "dev", key); r.exit != 0 {
 		t.Fatalf("sftp as the new user: %v", r)
 	}
 	if _, ok := s.waitEvent(reloadTimeout, "login", map[string]string{"user": "dev", "method": "publickey"}); !ok {
@@ -138,6 +130,89 @@ func TestReloadBrokenConfig(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.data, "sluice.pid")); !os.IsNotExist(err) {
 		t.Errorf("pid file after exit: got %v, want it removed", err)
 	}
+}
+
+// TestUserCommandsWhileServing: the other user commands take effect in
+// the running server too (key del locks the key out at once), the last
+// supervisor is not removed without --force, and sluice reload signals
+// the server through its pid file.
+func TestUserCommandsWhileServing(t *testing.T) {
+	requireTool(t, "sftp")
+	s := newServer(t, "")
+	key, pub := newKeyFiles(t, "dev@reload-test")
+	reloads := 0
+	sluice := func(want int, args ...string) string {
+		t.Helper()
+		out, stderr, err := runSluice(t, append(args, "--data", s.data)...)
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want {
+			t.Fatalf("sluice %v: exit %d, want %d\n%s%s", args, code, want, out, stderr)
+		}
+		if code == 0 && (strings.Contains(out, "told to reload") || strings.Contains(out, "sent SIGHUP")) {
+			reloads++
+			if _, ok := s.proc.log.wait(reloadTimeout, func(e event) bool {
+				return e.matches("configuration reloaded", nil) && countEvents(s, "configuration reloaded") >= reloads
+			}); !ok {
+				t.Fatalf("sluice %v: the server logged no reload", args)
+			}
+		}
+		return out + stderr
+	}
+
+	if out := sluice(2, "user", "del", "root"); !strings.Contains(out, "warning") || !strings.Contains(out, "--force") {
+		t.Errorf("user del of the last supervisor: got %q, want a warning naming --force", out)
+	}
+	sluice(0, "user", "add", "dev", "--level", "guest")
+	sluice(0, "user", "key", "add", "dev", pub)
+	if r := s.sftpWithKey(t, "dev", key); r.exit != 0 {
+		t.Fatalf("sftp after user key add: %v", r)
+	}
+	if out := sluice(0, "user", "list", "-l"); !strings.Contains(out, "dev") || !strings.Contains(out, "dev@reload-test") {
+		t.Errorf("user list -l: got %q, want dev and its key", out)
+	}
+	fp := ""
+	for _, f := range strings.Fields(sluice(0, "user", "list", "-l")) {
+		if strings.HasPrefix(f, "SHA256:") {
+			fp = f // root's key is listed first, dev's (added after) last
+		}
+	}
+	sluice(0, "user", "key", "del", "dev", fp)
+	if r := s.sftpWithKey(t, "dev", key); r.exit == 0 {
+		t.Errorf("sftp with a deleted key: got exit 0, want a refusal")
+	}
+	sluice(0, "reload")
+	sluice(0, "user", "del", "dev")
+}
+
+// countEvents is the number of log lines with the message.
+func countEvents(s *server, msg string) int {
+	n := 0
+	for _, e := range s.proc.log.events() {
+		if e.matches(msg, nil) {
+			n++
+		}
+	}
+	return n
+}
+
+// sftpWithKey runs OpenSSH sftp as user with key, listing / and /dsk.
+func (s *server) sftpWithKey(t *testing.T, user, key string) result {
+	t.Helper()
+	dir := t.TempDir()
+	batch := filepath.Join(dir, "batch")
+	if err := os.WriteFile(batch, []byte("ls /\nls /dsk\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), toolTimeout)
+	defer cancel()
+	args := []string{"-F", os.DevNull, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=" + os.DevNull,
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", key, "-P", s.port(), "-b", batch, user + "@127.0.0.1"}
+	return run(t, ctx, dir, clientEnv(), requireTool(t, "sftp"), args...)
 }
 
 // newKeyFiles writes a new ed25519 key pair for OpenSSH and returns the
