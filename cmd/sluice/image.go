@@ -45,9 +45,21 @@ func (a *app) imageCmd() *cobra.Command {
 			"Build a device image from a payload (PAYLOAD \"-\" reads standard input)", 2, imageBuild),
 		sub("inspect FILE [--json] [--key PUB ...]", "Show an image's header, checksums and signature", 1, imageInspect),
 		sub("keygen PRIV PUB [--comment C]", "Generate an Ed25519 signing key pair", 2, imageKeygen),
+		a.imageCheckCmd(),
 	)
 	g.Long = imageUsage
 	return g
+}
+
+// imageCheckCmd is `sluice image check FILE`: the checks' verdicts
+// against this device, without uploading (imagecheck.go).
+func (a *app) imageCheckCmd() *cobra.Command {
+	c := &cobra.Command{Use: "check FILE [--name NAME.BIN] [--config FILE] [--data DIR]",
+		Short: "Show each check's verdict on an image against this device's identity, keys and state, without uploading"}
+	c.Flags().String("name", "", "name the file would be stored under (default: FILE's base name)")
+	c.Flags().String("config", "", "configuration file (default DATA/sluice.toml)")
+	c.Flags().String("data", defaultData, "data directory")
+	return a.legacy(c, func(args []string) error { return imageCheck(args, a.stdout) })
 }
 
 // imageListFlag is a repeatable string flag.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sluice/sluice/auditlog"
 	"io"
 	"os"
 	"path/filepath"
@@ -158,6 +159,8 @@ type reloader struct {
 	}
 	sessions *policy.SessionLimiter
 	fronts   []reloadable
+	// auditFile, if set, is reopened at each SIGHUP (logrotate).
+	auditFile *auditlog.File
 }
 
 type reloadable struct {
@@ -168,6 +171,11 @@ type reloadable struct {
 // reload applies the configuration file anew, or logs why not and keeps
 // the one in force.
 func (r *reloader) reload() {
+	if r.auditFile != nil {
+		if err := r.auditFile.Reopen(); err != nil {
+			r.log.Error("cannot reopen the audit file; still writing the old one", "error", err)
+		}
+	}
 	r.log.Info("reloading configuration", "path", r.path)
 	file, err := policy.Load(r.path)
 	var next *policy.Config

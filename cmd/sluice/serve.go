@@ -15,10 +15,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice/sluice/atomicfile"
+	"github.com/sluice/sluice/auditlog"
 	"github.com/sluice/sluice/ftpgateway"
 	"github.com/sluice/sluice/hostkeys"
 	"github.com/sluice/sluice/image"
 	"github.com/sluice/sluice/mem"
+	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netserve"
 	"github.com/sluice/sluice/policy"
 	"github.com/sluice/sluice/sshd"
@@ -34,6 +36,7 @@ type serveOpts struct {
 	sshAddr, ftpAddr    string
 	logFormat, logLevel string
 	pprofAddr           string
+	metricsAddr         string
 }
 
 func (o *serveOpts) flags(fs *pflag.FlagSet) {
@@ -43,6 +46,7 @@ func (o *serveOpts) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (profiling; off by default)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this loopback address, e.g. 127.0.0.1:9101 (off by default)")
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -87,9 +91,15 @@ func (a *app) serve(cmd *cobra.Command, o *serveOpts) error {
 			return usageError{err}
 		}
 	}
+	if o.metricsAddr != "" {
+		if err := metrics.CheckLoopback(o.metricsAddr); err != nil {
+			return usageError{fmt.Errorf("--metrics-addr: %w", err)}
+		}
+	}
 
-	log := hclog.New(&hclog.LoggerOptions{Name: "sluice", Level: level, JSONFormat: o.logFormat == "json",
-		Output: a.stderr, TimeFormat: time.RFC3339Nano})
+	logOpts := hclog.LoggerOptions{Name: "sluice", Level: level, JSONFormat: o.logFormat == "json",
+		Output: a.stderr, TimeFormat: time.RFC3339Nano}
+	log := hclog.New(&logOpts)
 
 	cfgPath := o.configPath()
 	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
@@ -124,7 +134,7 @@ func (a *app) serve(cmd *cobra.Command, o *serveOpts) error {
 		}
 		defer stop()
 	}
-	return runServer(a.ctx, cfgPath, cfg, log)
+	return runServer(a.ctx, cfgPath, cfg, log, runOpts{logOpts: logOpts, metricsAddr: o.metricsAddr})
 }
 
 // initialPasswordFile is where the first run leaves root's password, in
@@ -189,7 +199,14 @@ func onTerminal(w io.Writer) bool {
 // file merged (common.load). SIGHUP re-reads both and applies what can
 // change while serving (reloader); the pid file in the data directory
 // lets `sluice reload` and the user commands send it.
-func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclog.Logger) error {
+// runOpts are what runServer needs from the command line besides the
+// configuration.
+type runOpts struct {
+	logOpts     hclog.LoggerOptions // the root logger's, for the audit logger
+	metricsAddr string              // "" : no metrics
+}
+
+func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclog.Logger, ro runOpts) error {
 	// Before anything else: SIGHUP's default action ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -198,7 +215,26 @@ func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclo
 	if err != nil {
 		return usageError{err}
 	}
-	audit := log.Named("audit")
+	// The audit logger: the log's "audit" events, also written to
+	// [audit] file when set (reopened on SIGHUP), and counted by the
+	// metrics when --metrics-addr is given.
+	var auditFile *auditlog.File
+	if cfg.Audit.File != "" {
+		if auditFile, err = auditlog.Open(cfg.Audit.File); err != nil {
+			return fmt.Errorf("audit file: %w", err)
+		}
+		defer auditFile.Close()
+	}
+	var audit hclog.Logger
+	if auditFile != nil {
+		audit = auditlog.New(ro.logOpts, auditFile)
+	} else {
+		audit = log.Named("audit")
+	}
+	mx, audit, err := newMetrics(ro.metricsAddr, audit)
+	if err != nil {
+		return err
+	}
 	log.Info("image checks", "on", cfg.Checks.On.String())
 	if cfg.Checks.On&image.CheckSignature == 0 && len(cfg.Device.Keys) == 0 {
 		log.Warn("signature check off: no device.trusted_keys configured")
@@ -223,7 +259,12 @@ func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclo
 	}
 	sessions := policy.NewSessionLimiter(cfg.Limits)
 	defender := newDefender(cfg, audit, log)
-	rl := &reloader{path: cfgPath, log: log, file: file, cur: cfg, tree: tree, sessions: sessions}
+	stopMetrics, err := startMetrics(mx, ro.metricsAddr, tree, sessions, defender, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	rl := &reloader{path: cfgPath, log: log, file: file, cur: cfg, tree: tree, sessions: sessions, auditFile: auditFile}
 	type front struct {
 		name  string
 		addr  string
