@@ -805,6 +805,11 @@ func (c *Config) fillDevice() error {
 		}
 	}
 	enabled := c.Checks.Enabled
+	if enabled != nil && len(enabled) == 0 {
+		// Read as "from none, add nothing" it would turn every check off
+		// silently, and a rewrite that omits the empty list turns them on.
+		return at("checks", "enabled", errors.New(`checks.enabled is empty: write ["none"] to turn every check off, or leave it out for the default`))
+	}
 	if enabled == nil {
 		// The default is ALL. SIGNATURE needs trusted keys; without any it
 		// is left out of the default (cmd logs a warning) rather than

@@ -252,6 +252,10 @@ commit = true
 		"[checks]\nenabled = [\"signature\"]\n",
 		"[ftp]\ntls_cert = \"a\"\n",
 		"data_dir = \"rel\"\n[[mount]]\nname = \"smc\"\n",
+		// Found by bench/fuzz.sh: an empty list turned every check off,
+		// and a rewrite (which omits it) turned them all on. Now an error.
+		"[CheCks]\nenABleD=[]",
+		"[checks]\nenabled = []\n",
 	}
 }
 
@@ -268,9 +272,9 @@ func TestConfigSeeds(t *testing.T) {
 }
 
 // FuzzParseConfig: Parse accepts only configurations with safe, valid
-// values filled in, and a configuration it accepts means the same after
-// `sluice user add` rewrites it (decoded without defaults, encoded as
-// Write encodes it).
+// values filled in, and a configuration it accepts means the same once
+// decoded without defaults, encoded as Write encodes it and parsed again
+// (a rewrite of the file must not change what it means).
 func FuzzParseConfig(f *testing.F) {
 	for _, s := range configSeeds(f) {
 		f.Add([]byte(s))
