@@ -40,6 +40,7 @@ func TestConcurrentCommitsCrash(t *testing.T) {
 		synced   = sync.NewCond(&mu)
 		nSynced  int
 		renamed  bool
+		snapped  bool // the crash copy is taken
 		armed    bool // after the set-up commit
 		snapshot = filepath.Join(t.TempDir(), "crash")
 	)
@@ -53,6 +54,14 @@ func TestConcurrentCommitsCrash(t *testing.T) {
 		case StageSynced:
 			nSynced++
 			synced.Broadcast()
+			if nSynced == 2 {
+				// The later commit has written its record; it waits
+				// before its rename until the snapshot is taken, so the
+				// copy is one instant, as a SIGKILL leaves the disk.
+				for !snapped {
+					synced.Wait()
+				}
+			}
 		case StageRenamed:
 			if renamed {
 				return
@@ -65,6 +74,8 @@ func TestConcurrentCommitsCrash(t *testing.T) {
 				synced.Wait()
 			}
 			copyTree(t, dir, snapshot)
+			snapped = true
+			synced.Broadcast()
 		}
 	}
 	store, _ := mem.New(mem.Config{MaxBytes: 8 << 20})
@@ -97,17 +108,26 @@ func TestConcurrentCommitsCrash(t *testing.T) {
 	}
 	wg.Wait()
 
-	// Start on the crash copy: pending records are resolved against the
-	// targets.
+	// Put the crash copy back where the data was (pending records name
+	// their targets by path) and start on it: pending records are
+	// resolved against the targets.
+	f.Close()
+	if err := os.RemoveAll(dsk); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(statePath); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, snapshot, dir)
 	store2, _ := mem.New(mem.Config{MaxBytes: 1 << 20})
-	g, err := New(Config{Mounts: []policy.Mount{{Name: "dsk", Path: filepath.Join(snapshot, "dsk")}}, Mem: store2,
-		Checks: checks, Device: dev, StatePath: filepath.Join(snapshot, "state.json")})
+	g, err := New(Config{Mounts: []policy.Mount{{Name: "dsk", Path: dsk}}, Mem: store2,
+		Checks: checks, Device: dev, StatePath: statePath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
 	var st stateData
-	b, err := os.ReadFile(filepath.Join(snapshot, "state.json"))
+	b, err := os.ReadFile(statePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +138,12 @@ func TestConcurrentCommitsCrash(t *testing.T) {
 		t.Errorf("pending records after the restart: %v", st.Pending)
 	}
 	onDisk := map[string]string{} // imprinted name → version of the file there
-	ents, _ := os.ReadDir(filepath.Join(snapshot, "dsk"))
+	ents, _ := os.ReadDir(dsk)
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
 		}
-		fh, err := os.Open(filepath.Join(snapshot, "dsk", e.Name()))
+		fh, err := os.Open(filepath.Join(dsk, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
