@@ -10,6 +10,9 @@
 #   FUZZ_PARALLEL  fuzzing workers per target (default 1; the machine is shared)
 #   FUZZ_TIMEOUT   bound per target, as for timeout(1) (default 3h)
 #   FUZZ_LOGS      directory for one log per target (default a new temporary one)
+#   FUZZ_MINIMIZETIME  go test -fuzzminimizetime (default go's 60s); each new
+#                  interesting input of a slow target (FuzzSession, FuzzGuard)
+#                  is minimized that long, stalling the count
 #
 # Targets run one at a time, each as
 #   go test -run '^$' -fuzz '^Name$' -fuzztime Nx -parallel P -timeout 0 ./pkg
@@ -31,6 +34,10 @@ parallel=${FUZZ_PARALLEL:-1}
 limit=${FUZZ_TIMEOUT:-3h}
 logs=${FUZZ_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz-XXXXXX")}
 filter=${1:-}
+minimize=()
+if [[ -n ${FUZZ_MINIMIZETIME:-} ]]; then
+  minimize=(-fuzzminimizetime "$FUZZ_MINIMIZETIME")
+fi
 mkdir -p "$logs"
 
 # "pkg Name" for every func FuzzXxx(f *testing.F) in a test file.
@@ -52,7 +59,7 @@ for t in "${targets[@]}"; do
   log="$logs/${pkg//\//_}.$name.log"
   start=$(date +%s)
   timeout -s INT -k 60s "$limit" \
-    go test -run '^$' -fuzz "^$name\$" -fuzztime "${execs}x" -parallel "$parallel" -timeout 0 "./$pkg" >"$log" 2>&1
+    go test -run '^$' -fuzz "^$name\$" -fuzztime "${execs}x" -parallel "$parallel" "${minimize[@]}" -timeout 0 "./$pkg" >"$log" 2>&1
   rc=$?
   secs=$(($(date +%s) - start))
   n=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
