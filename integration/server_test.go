@@ -32,6 +32,7 @@ type server struct {
 	config   string // DATA/sluice.toml
 	password string // root's password, printed by the first run
 	ftp      bool   // also serve FTP on 127.0.0.1:0 (newFTPServer); otherwise FTP is off
+	bin      string // the server binary if not sluiceBin (TestMemoryBound)
 	proc     *process
 	procs    []*process // every start, for the log dump
 }
@@ -157,13 +158,16 @@ func serverEnv(env []string) []string {
 // startProcess runs `sluice serve` on data, with env added to the
 // environment, and waits for it to listen. FTP is off unless ftp is set:
 // then it listens on 127.0.0.1:0 too. It returns an error if the process
-// exits first or takes too long.
-func startProcess(data string, env []string, ftp bool) (*process, error) {
+// exits first or takes too long. bin is the server binary; "" is
+// sluiceBin.
+func startProcess(bin, data string, env []string, ftp bool) (*process, error) {
 	ftpAddr := ""
 	if ftp {
 		ftpAddr = "127.0.0.1:0"
 	}
-	bin := sluiceBin
+	if bin == "" {
+		bin = sluiceBin
+	}
 	for _, e := range env {
 		if strings.HasPrefix(e, "SLUICE_FAULT_STAGE=") {
 			bin = sluiceFault // the crash-test hook is not in the production binary
@@ -209,7 +213,7 @@ func (s *server) startEnv(env []string) *process {
 	if s.proc != nil {
 		s.t.Fatal("server already running")
 	}
-	p, err := startProcess(s.data, env, s.ftp)
+	p, err := startProcess(s.bin, s.data, env, s.ftp)
 	if p != nil {
 		s.procs = append(s.procs, p)
 	}

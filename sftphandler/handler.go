@@ -49,10 +49,11 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Se
 	g := newGuard(ch, log)
 	h := &handler{store: store, sess: sess, log: log, compat: opt.WinSCPCompat, writers: map[string]*vfs.Writer{}}
 	// No sftp.WithRSAllocator: it keeps every 256 KiB page a session has
-	// used until the session ends (4 MiB per busy session, 64 MiB for 16,
-	// still held after the files are gone). Without it each request's
-	// buffer is garbage once answered (docs/performance.md, "Memory
-	// bound").
+	// used until the session ends (up to 17 for an upload and 33 for a
+	// download with the guard's 16 requests in flight: 64-128 MiB for 16
+	// sessions, still held after the files are gone). Without it each
+	// request's buffer is garbage once answered, for 26-47 % more CPU per
+	// GiB on /dsk (docs/performance.md, "Memory bound").
 	rs := sftp.NewRequestServer(g, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
 		sftp.WithRSMaxTxPacket(maxReadWrite))
 	stop := context.AfterFunc(ctx, func() { rs.Close() })
