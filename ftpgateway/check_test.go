@@ -61,7 +61,7 @@ func flipByte(b []byte, off int) []byte {
 func TestSecureDownload(t *testing.T) {
 	e := newTestEnv(t, tOpts{checks: image.CheckAll})
 	c := e.login(t, "root")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	good := e.img(t, nil)
 
 	dc := c.epsv()
@@ -202,7 +202,7 @@ func TestPathAltFSNoBio(t *testing.T) {
 	})
 	const want = "530 Alternate file system not loaded."
 	c := e.login(t, "root")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 
 	// Secure mode: STOR stages (and checks) x.bin in /mem, SAVEBUFFER
 	// commits it to /dsk.

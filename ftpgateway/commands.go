@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -315,6 +316,11 @@ func (c *session) motd() []string {
 }
 
 func (c *session) cmdACCT(arg string) bool {
+	if c.user == nil {
+		// TEST mode needs a login first (manual §3.3); PASS would clear it.
+		c.send(replyAcctNotUsed)
+		return false
+	}
 	switch strings.ToUpper(strings.TrimSpace(arg)) {
 	case "TEST0":
 		c.testFS, c.cwd = "tst", "tst"
@@ -517,40 +523,37 @@ func (c *session) cmdCWD(arg string) bool {
 	case ".":
 		c.send(replyCwdCurrentDir)
 		return false
-	case "/", "..", "/..":
-		if c.testFS != "" {
-			c.send(replyCwdTestMode)
-			return false
-		}
-		if arg == ".." && c.cwd == "" {
-			c.send(replyCwdNotAvail)
-			return false
-		}
-		c.cwd = ""
-		c.send(replyCwdRootDir)
-		return false
 	}
-	fs, name, err := vfs.Split(path.Clean("/"+c.cwd+"/"+arg), c.srv.pol().Names.MaxLen)
+	p := path.Clean("/" + c.cwd + "/" + arg)
 	if strings.HasPrefix(arg, "/") {
-		fs, name, err = vfs.Split(path.Clean(arg), c.srv.pol().Names.MaxLen)
-	} else if c.cwd != "" && (err != nil || name != "") {
+		p = path.Clean(arg)
+	} else if c.cwd != "" && strings.Count(p, "/") > 1 {
 		// File systems are flat, so a relative name inside one is never a
 		// directory: a bare file-system name means that file system from
 		// anywhere (CWD bio from /dsk; curl's ftp://host/dsk/file after a
 		// login in /dsk).
-		if f2, n2, e2 := vfs.Split(path.Clean("/"+arg), c.srv.pol().Names.MaxLen); e2 == nil && n2 == "" {
-			fs, name, err = f2, n2, e2
+		if q := path.Clean("/" + arg); strings.Count(q, "/") == 1 {
+			p = q
 		}
 	}
-	if err != nil || name != "" {
+	fs, below, ok := c.cwdTarget(p)
+	if !ok {
 		c.send(replyInvalidPath)
 		return false
+	}
+	if fs == "nul" { // the manual's name for the root
+		fs = ""
 	}
 	if c.testFS != "" && fs != c.testFS {
 		c.send(replyCwdTestMode)
 		return false
 	}
-	if fs == "" {
+	switch {
+	case below:
+		// Below a file system: there are no directories there (docs/ftp.md §6).
+		c.send(replyCwdNotAvail)
+		return false
+	case fs == "":
 		c.cwd = ""
 		c.send(replyCwdRootDir)
 		return false
@@ -562,6 +565,24 @@ func (c *session) cmdCWD(arg string) bool {
 	c.cwd = fs
 	c.send(replyCwdOK)
 	return false
+}
+
+// cwdTarget splits a cleaned absolute CWD path into its file system and
+// whether it goes below one (a file, or a directory that cannot exist). ok
+// is false for a name no path may hold: control characters, "\", an
+// over-long or non-ASCII file-system name.
+func (c *session) cwdTarget(p string) (fs string, below, ok bool) {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	fs, _, err := vfs.Split("/"+segs[0], c.srv.pol().Names.MaxLen)
+	if err != nil || len(segs[0]) > c.srv.pol().Names.MaxLen {
+		return "", false, false
+	}
+	for _, s := range segs[1:] {
+		if err := vfs.ValidateName(s, c.srv.pol().Names.MaxLen); err != nil {
+			return "", false, false
+		}
+	}
+	return fs, len(segs) > 1, true
 }
 
 func (c *session) cmdCDUP(string) bool {
@@ -580,8 +601,22 @@ func (c *session) cmdCDUP(string) bool {
 
 func (c *session) cmdSMNT(arg string) bool {
 	fs := strings.ToLower(strings.Trim(strings.TrimSpace(arg), "/"))
-	if fs == "" || strings.Contains(fs, "/") || !c.srv.pol().HasMount(fs) {
+	if fs == "nul" { // the manual's root (docs/ftp.md §6)
+		if c.testFS != "" {
+			c.send(replySiteFSTestMode)
+			return false
+		}
+		c.cwd = ""
+		c.send(replySmntOK)
+		return false
+	}
+	if fs == "" || strings.Contains(fs, "/") || !slices.Contains(fileSystems, fs) {
 		c.send(replySmntUnknown)
+		return false
+	}
+	if !c.srv.pol().HasMount(fs) {
+		// Known to the manual, but this device has no such mount.
+		c.send(replySmntNotAvail)
 		return false
 	}
 	if c.testFS != "" && fs != c.testFS {
@@ -617,7 +652,9 @@ func (c *session) resolve(arg string) (string, bool) {
 		return "", false
 	}
 	if c.testFS != "" && fs != c.testFS {
-		c.send(replySiteFSTestMode)
+		// RETR, STOR and the others list "501 Invalid pathname." (§1.4.3);
+		// "File system not allowed in test mode." is SITE's and SMNT's.
+		c.send(replyInvalidPath)
 		return "", false
 	}
 	return p, true
@@ -765,6 +802,10 @@ func sortedInfos(l []vfs.Info) []vfs.Info {
 // user sees in the manual's order (§2.1.4.12, §3.8), so that the manual's
 // sequence (log in, STOR, SITE SAVEBUFFER) commits to the disk as written
 // (DESIGN §6). A file system the user may not see is never the start.
+// fileSystems are the file systems a device may have, in the manual's
+// order (§2.1.4.12, §3.8): the host ones only when mounted.
+var fileSystems = []string{"dsk", "fda", "smc", "fco", "bio", "mem", "tst", "ts1"}
+
 func loginDir(def string, on image.Check, u *policy.User, mounted func(string) bool) string {
 	if def != "" {
 		if u.Sees(def) {
@@ -775,7 +816,7 @@ func loginDir(def string, on image.Check, u *policy.User, mounted func(string) b
 	if on&image.CheckSystem == 0 {
 		return ""
 	}
-	for _, fs := range []string{"dsk", "fda", "smc", "fco", "bio", "mem", "tst", "ts1"} {
+	for _, fs := range fileSystems {
 		if mounted(fs) && u.Sees(fs) {
 			return fs
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,22 @@ func TestMOTD(t *testing.T) {
 	c.want("PASS "+testPassword, "230-Welcome to the device.", "230-Authorised users only.", "230 User login successful.")
 }
 
+// TestBannerFile: [ftp] banner is sent as 220- lines before the manual's 220
+// greeting (§1.4), before login; a tab becomes a space.
+func TestBannerFile(t *testing.T) {
+	banner := filepath.Join(t.TempDir(), "banner.txt")
+	if err := os.WriteFile(banner, []byte("Authorised access only.\r\n\tActivity is logged.\n220 not an end\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEnv(t, tOpts{ftp: fmt.Sprintf("banner = %q", banner)})
+	r := e.dialRaw(t).read()
+	want := []string{"220-Authorised access only.", "220- Activity is logged.", "220-220 not an end",
+		"220 FTP server ready, 1 active clients of 64 simultaneous clients allowed."}
+	if strings.Join(r.lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("greeting: got %q, want %q", r.lines, want)
+	}
+}
+
 func TestDefaultFSAndOS(t *testing.T) {
 	e := newTestEnv(t, tOpts{ftp: "default_fs = \"dsk\"\nos = \"msdos\""})
 	writeHost(t, e.dsk, "a.txt", []byte("12345"))
@@ -44,7 +61,7 @@ func TestDefaultFSAndOS(t *testing.T) {
 	if got := c.list("LIST", ""); len(got) != 1 || !unix.MatchString(got[0]) {
 		t.Errorf("UNIX LIST: got %q", got)
 	}
-	c.want("CWD /", "200 CWD root dir successful.")
+	c.want("CWD /", "250 CWD root dir successful.")
 	c.want("SITE SYSTMODE MSDOS", "200 SYST is set to MSDOS.")
 	dir := regexp.MustCompile(`^\d\d-\d\d-\d\d  \d\d:\d\d[AP]M +<DIR> +dsk$`)
 	found := false
@@ -55,7 +72,7 @@ func TestDefaultFSAndOS(t *testing.T) {
 		t.Errorf("MS-DOS LIST /: no <DIR> line for dsk")
 	}
 	// LIST options that clients add are ignored.
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	if got := c.list("LIST", "-la"); len(got) != 1 {
 		t.Errorf("LIST -la: got %q", got)
 	}
@@ -133,7 +150,7 @@ func TestSiteBackup(t *testing.T) {
 	writeHost(t, e.dsk, "b.dat", testPattern(100_000, 3))
 	c := e.login(t, "root")
 	c.want("SITE BACKUP", "550 File system is not available.")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	c.want("SITE BACKUP", "119 Backup in process...")
 	c.wantRead("SITE BACKUP", "250 Backup successful.")
 	for _, name := range []string{"a.cfg", "b.dat"} {

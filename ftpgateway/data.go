@@ -41,6 +41,9 @@ const sendChunk = 128 << 10
 type dataState struct {
 	active  *net.TCPAddr
 	passive net.Listener
+	// ready is the passive connection the client had already made when
+	// the transfer command came (125 Data connection already open).
+	ready   net.Conn
 	epsvAll bool
 }
 
@@ -49,7 +52,52 @@ func (d *dataState) close() {
 		d.passive.Close()
 		d.passive = nil
 	}
+	if d.ready != nil {
+		d.ready.Close()
+		d.ready = nil
+	}
 	d.active = nil
+}
+
+// takeReady accepts the passive data connection if the client has already
+// made it (it waits in the listener's queue: poll says readable, so the
+// accept does not block), so that the transfer can answer 125 instead of
+// 150 (RFC 959 §4.2). A connection from another address is closed, as in
+// acceptData, and the transfer then waits for the client's as usual.
+func (c *session) takeReady() bool {
+	if c.data.ready != nil {
+		return true
+	}
+	l, ok := c.data.passive.(*net.TCPListener)
+	if !ok {
+		return false
+	}
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return false
+	}
+	pending := false
+	rc.Control(func(fd uintptr) {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		pending = err == nil && n > 0
+	})
+	if !pending {
+		return false
+	}
+	l.SetDeadline(time.Now().Add(c.srv.dataTimeout())) // a bound: the connection is already queued
+	conn, err := l.AcceptTCP()
+	l.SetDeadline(time.Time{})
+	if err != nil {
+		return false
+	}
+	if ra, ok := conn.RemoteAddr().(*net.TCPAddr); !ok || !ra.IP.Equal(c.peerIP) {
+		c.log.Warn("passive data connection from another address closed", "from", conn.RemoteAddr().String())
+		conn.SetLinger(0)
+		conn.Close()
+		return false
+	}
+	c.data.ready = conn
+	return true
 }
 
 func (d *dataState) reset() {
@@ -95,6 +143,8 @@ func (c *session) cmdEPRT(arg string) bool {
 			c.send([...]reply{replyEprtDelim1, replyEprtDelim1, replyEprtDelim2, replyEprtDelim3, replyEprtDelim4}[min(max(int(d), 1), 4)])
 		case errors.Is(err, errPort):
 			c.send(replyEprtPort)
+		case errors.Is(err, errIPDelimiter):
+			c.send(replyEprtAddrDelim)
 		default:
 			c.send(replyEprtAddr)
 		}
@@ -275,6 +325,11 @@ func (c *session) openData(ctx context.Context) (net.Conn, error) {
 }
 
 func (c *session) acceptData(ctx context.Context) (net.Conn, error) {
+	if conn := c.data.ready; conn != nil {
+		c.data.ready = nil
+		c.data.close() // one connection per PASV
+		return conn, nil
+	}
 	l := c.data.passive.(*net.TCPListener)
 	defer c.data.close()                            // one connection per PASV
 	deadline := time.Now().Add(c.srv.dataTimeout()) // connections from other addresses do not extend it

@@ -264,7 +264,7 @@ func TestStalledUpload(t *testing.T) {
 					c = e.login(t, "root")
 				}
 				c.want("TYPE I", "200 TYPE is set to IMAGE.")
-				c.want("CWD /dsk", "200 CWD command successful.")
+				c.want("CWD /dsk", "250 CWD command successful.")
 				data := c.openData(tc.active)
 				c.wantCode("STOR up.cfg", 150)
 				dc := data()
@@ -351,7 +351,7 @@ func TestRequireTLSData(t *testing.T) {
 	secret := []byte("secret contents\n")
 	writeHost(t, e.dsk, "s.cfg", secret)
 	c := e.loginTLS(t, false)
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	cmds := []string{"LIST", "LIST -la", "NLST", "NLST /dsk", "RETR s.cfg", "STOR n.cfg", "APPE s.cfg"}
 	// One control connection for every case, so no subtests: its t is
 	// this test's.

@@ -43,6 +43,7 @@ var goldenScripts = []struct {
 		"LIST", "RETR x", "CWD /dsk", "PORT 127,0,0,1,4,0", "SITE HELP", "PASS x", "BOGUS", "",
 		strings.Repeat("A", 1100), strings.Repeat("NOOP ", 2048),
 		"RETR a\x00b", "RETR a\rb",
+		"ACCT TEST0", // TEST mode needs a login first (§3.3)
 		stepLogin,
 		// Unknown and unimplemented commands.
 		"BOGUS", "MKD x", "XMKD x", "RMD x", "XRMD x", "STOU", "ALLO 5", "OPTS MLST type",
@@ -60,11 +61,15 @@ var goldenScripts = []struct {
 		"EPRT", "EPRT |3|127.0.0.1|5000|", "EPRT |1|300.1.1.1|5000|", "EPRT |1|::1|5000|",
 		"EPRT |2|127.0.0.1|5000|", "EPRT |1|127.0.0.1|0|", "EPRT |1|127.0.0.1|70000|",
 		"EPRT |1|127.0.0.1|x|", "EPRT |1|127.0.0.1|5000", "EPRT 1|127.0.0.1|5000|", "EPRT |1|127.0.0.1|",
+		"EPRT |1|127,0,0,1|5000|", "EPRT |1|127.0.0:1|5000|",
 		// EPSV.
 		"EPSV 3", "EPSV x",
 		// Navigation.
 		"CWD", "CWD /nofs", "CWD /dsk/file", "CWD ..", "CDUP", "SMNT", "SMNT nofs", "SMNT dsk", "PWD",
 		"CDUP", "CWD .", "CWD /", "CWD dsk", "CWD .", "CWD ..", "CWD /mem", "PWD",
+		"CWD nul", "PWD", "CWD ..", "PWD", "CWD /dsk/x/y", "CWD dsk", "CWD bio", "PWD", "CWD ../mem", "PWD",
+		"CWD " + strings.Repeat("d", 65), "SMNT fda", "SMNT nul", "PWD", "SMNT dsk",
+		"LIST " + strings.Repeat("n", 65), "NLST /dsk/" + strings.Repeat("n", 65), "STOR /nofs/x",
 		// Files.
 		"RNFR missing.dat", "RNTO x.dat", "DELE missing.dat", "SIZE missing.dat", "MDTM missing.dat", "RETR missing.dat", "DELE", "SIZE",
 		"RETR /nofs/x", "RETR /dsk/a/b", "RETR /dsk/" + strings.Repeat("n", 65),

@@ -38,7 +38,7 @@ incoming = "mem"
 func TestSaveBufferKeepsWithoutDelete(t *testing.T) {
 	e := newTestEnv(t, tOpts{})
 	c := e.login(t, "root")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	c.stor("net.cfg", []byte("config\n"))
 	c.want("SITE SAVEBUFFER", "200 SAVEBUFFER completed O.K.")
 	if got := readHost(t, e.dsk, "net.cfg"); string(got) != "config\n" {

@@ -101,6 +101,23 @@ func parsePORT(arg string) (*net.TCPAddr, error) {
 	return &net.TCPAddr{IP: ip, Port: n[4]<<8 | n[5]}, nil
 }
 
+// otherIPv4Delimiter reports whether s is four decimal bytes separated by
+// something other than single dots ("127,0,0,1", "127.0.0:1"): the
+// manual's "IP address delimiter error", not an address error.
+func otherIPv4Delimiter(s string) bool {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if len(parts) != 4 || s == strings.Join(parts, ".") || s[0] < '0' || s[0] > '9' ||
+		s[len(s)-1] < '0' || s[len(s)-1] > '9' {
+		return false
+	}
+	for _, p := range parts {
+		if n, err := strconv.Atoi(p); err != nil || n > 255 || len(p) > 3 {
+			return false
+		}
+	}
+	return true
+}
+
 // parseEPRT parses "|proto|address|port|" with any delimiter (RFC 2428
 // §2).
 func parseEPRT(arg string) (*net.TCPAddr, error) {
@@ -124,6 +141,9 @@ func parseEPRT(arg string) (*net.TCPAddr, error) {
 	switch f[0] {
 	case "1":
 		if ip == nil || ip.To4() == nil || strings.Contains(f[1], ":") {
+			if otherIPv4Delimiter(f[1]) {
+				return nil, errIPDelimiter
+			}
 			return nil, errIPAddress
 		}
 	case "2":

@@ -542,17 +542,19 @@ const (
 // CDUP, XCUP (§1.4.3). Also replyBusy, replyNotLoggedIn.
 const (
 	replyCdupTop reply = "550 Top of tree."
-	replyCdupOK  reply = "200 CDUP command successful."
+	replyCdupOK  reply = "250 CDUP command successful."
 )
 
-// CWD, XCWD (§1.4.3). Also replyBusy.
+// CWD, XCWD (§1.4.3). Also replyBusy. The successes answer 250 (RFC 959),
+// not the manual's 200, with its texts: jlaffaye/ftp and others check the
+// code (DESIGN §6). The same for CDUP.
 const (
 	replyCwdNoPath     reply = "501 No pathname defined."
 	replyCwdTestMode   reply = "501 Pathname not allowed in test mode."
 	replyCwdNotAvail   reply = "550 Pathname not available."
-	replyCwdCurrentDir reply = "200 CWD current dir successful." // "." or the current directory
-	replyCwdRootDir    reply = "200 CWD root dir successful."    // "/", "..", or NUL
-	replyCwdOK         reply = "200 CWD command successful."     // into a file system
+	replyCwdCurrentDir reply = "250 CWD current dir successful." // "." or the current directory
+	replyCwdRootDir    reply = "250 CWD root dir successful."    // "/", "..", or NUL
+	replyCwdOK         reply = "250 CWD command successful."     // into a file system
 )
 
 // MKD/XMKD, RMD/XRMD, STOU (§1.3, §1.4.3): replyNotImplemented once logged

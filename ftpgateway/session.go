@@ -357,8 +357,16 @@ func (c *session) endSession(how string) {
 		"how", how, "duration_ms", time.Since(c.loggedAt).Milliseconds())
 }
 
-// sendBanner sends the manual's 220 greeting.
-func (c *session) sendBanner(n, max int) { c.send(replyBanner, n, max) }
+// sendBanner sends the configured banner as 220- lines, then the manual's
+// 220 greeting (§1.4: "220-<Banner configured> (If the banner is
+// configured)").
+func (c *session) sendBanner(n, max int) {
+	var lines []string
+	for _, l := range c.srv.pol().FTP.BannerLines {
+		lines = append(lines, fmt.Sprintf(string(replyBannerLine), l))
+	}
+	c.sendLines(append(lines, fmt.Sprintf(string(replyBanner), n, max))...)
+}
 
 // untilTimeout is the time to the inactivity timeout, or to the login
 // deadline if that comes first.

@@ -116,6 +116,11 @@ func (cw countingWriter) ReadFrom(r io.Reader) (int64, error) {
 func (c *session) run(verb, p string, size int64, prelim reply, body func(t *transfer, conn net.Conn) string, cleanup func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &transfer{verb: verb, path: p, size: size, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	if c.data.passive != nil && c.takeReady() {
+		if r, ok := alreadyOpen[prelim]; ok {
+			prelim = r
+		}
+	}
 	dsess := c.withData(c.data)
 	c.data = dataState{epsvAll: c.data.epsvAll}
 	// The audit names the user as of the command: the transfer goroutine
@@ -158,6 +163,14 @@ func (c *session) run(verb, p string, size int64, prelim reply, body func(t *tra
 		}
 		c.sendLines(final)
 	}()
+}
+
+// alreadyOpen is the 125 reply for each 150 a transfer begins with, for a
+// data connection the client made before the command (manual §1.4.3).
+var alreadyOpen = map[reply]reply{
+	replyFileOpening:    replyFileAlreadyOpen,
+	replyCheckedOpening: replyCheckedAlreadyOpen,
+	replyListOpening:    replyListAlreadyOpen,
 }
 
 // transfer opens the data connection and runs body over it, returning the
@@ -319,6 +332,31 @@ func (c *session) cmdRETR(arg string) bool {
 
 // --- STOR and APPE: secure (staging buffer) or direct mode (manual §3.5) ---
 
+// directDirOK reports whether a DIRECT ON STOR argument with a directory
+// part names a file in a file system the user sees: "../_85xx/os_file.bin"
+// from /dsk names /_85xx, which does not exist (manual §5.1.4).
+func (c *session) directDirOK(arg string) bool {
+	a := strings.TrimSpace(arg)
+	if !strings.Contains(a, "/") {
+		return true
+	}
+	full := a
+	if !strings.HasPrefix(full, "/") {
+		full = "/" + c.cwd + "/" + full
+	}
+	full = path.Clean(full)
+	dir := path.Dir(full)
+	if strings.Count(dir, "/") != 1 || dir == "/" {
+		return false
+	}
+	fs, rest, err := vfs.Split(dir, c.srv.pol().Names.MaxLen)
+	if err != nil || fs == "" || rest != "" {
+		return false
+	}
+	_, err = c.srv.cfg.Store.Stat(c.vs, "/"+fs)
+	return err == nil
+}
+
 func (c *session) cmdSTOR(arg string) bool { return c.store("STOR", arg) }
 func (c *session) cmdAPPE(arg string) bool { return c.store("APPE", arg) }
 
@@ -328,6 +366,12 @@ func (c *session) store(verb, arg string) bool {
 	}
 	var p, name, target string
 	if c.direct || c.testFS != "" {
+		if c.testFS == "" && !c.directDirOK(arg) {
+			// A client that sends its local path (manual §5.1.4): there
+			// is no such directory on the device.
+			c.send(replyOpenFailed)
+			return false
+		}
 		var ok bool
 		if p, ok = c.resolve(arg); !ok {
 			return false
@@ -404,7 +448,8 @@ func (c *session) store(verb, arg string) bool {
 	}
 	ascii := c.ascii
 	prelim := replyFileOpening
-	if image.IsKnownName(name) {
+	if image.IsKnownName(name) && c.testFS == "" {
+		// TEST mode is a standard server (manual §3.3): nothing is checked.
 		prelim = replyCheckedOpening
 	}
 	done := replyStorDone
@@ -515,6 +560,12 @@ func (c *session) list(arg string, long bool) bool {
 			a = "/" + c.cwd + "/" + a
 		}
 		a = path.Clean(a)
+		for _, seg := range strings.Split(a, "/") {
+			if len(seg) > c.srv.pol().Names.MaxLen {
+				c.send(replyPathTooLong) // no name can be that long: not an empty listing
+				return false
+			}
+		}
 		if fs, name, err := vfs.Split(a, 1<<10); err == nil && name == "" {
 			dir = "/" + fs
 		} else {
@@ -562,27 +613,28 @@ func (c *session) list(arg string, long bool) bool {
 
 // unixLine is an "ls -l" line, as graphical clients parse it.
 func unixLine(i vfs.Info) string {
-	mode := "-rw-r--r--"
-	switch {
-	case i.IsDir:
-		mode = "drwxr-xr-x"
-	case i.Incomplete:
-		mode = "--w-------" // an upload cut short: resumable, not readable (as SFTP shows it)
-	}
 	stamp := i.ModTime.Format("Jan _2 15:04")
 	if time.Since(i.ModTime) > 180*24*time.Hour || time.Until(i.ModTime) > time.Hour {
 		stamp = i.ModTime.Format("Jan _2  2006")
 	}
-	return fmt.Sprintf("%s   1 root     root     %10d %s %s\r\n", mode, i.Size, stamp, i.Name)
+	if i.IsDir {
+		return fmt.Sprintf(listUnixDir, stamp, i.Name) + "\r\n"
+	}
+	line := fmt.Sprintf(listUnixFile, i.Size, stamp, i.Name)
+	if i.Incomplete {
+		// An upload cut short: resumable, not readable (as SFTP shows it).
+		line = "--w-------" + line[len("-rw-r--r--"):]
+	}
+	return line + "\r\n"
 }
 
 // msdosLine is a "dir" line: date, time, <DIR> or size, name.
 func msdosLine(i vfs.Info) string {
-	size := fmt.Sprintf("%20d", i.Size)
+	stamp := i.ModTime.Format("01-02-06  03:04PM")
 	if i.IsDir {
-		size = fmt.Sprintf("%-20s", "       <DIR>")
+		return fmt.Sprintf(listDOSDir, stamp, i.Name) + "\r\n"
 	}
-	return fmt.Sprintf("%s  %s %s\r\n", i.ModTime.Format("01-02-06  03:04PM"), size, i.Name)
+	return fmt.Sprintf(listDOSFile, stamp, i.Size, i.Name) + "\r\n"
 }
 
 // --- TYPE A conversion (RFC 959 §3.1.1.1): CRLF on the wire, LF stored ---

@@ -43,7 +43,7 @@ func TestChecksums(t *testing.T) {
 	writeHost(t, e.dsk, "with space.dat", data[:1000])
 	writeHost(t, e.dsk, "empty.dat", nil)
 	c := e.login(t, "root")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	n := len(data)
 	tests := []struct {
 		name   string
@@ -212,7 +212,7 @@ func TestAbortStor(t *testing.T) {
 func TestTypeASCII(t *testing.T) {
 	e := newTestEnv(t, tOpts{ftp: "direct = true"})
 	c := e.login(t, "root")
-	c.want("CWD dsk", "200 CWD command successful.")
+	c.want("CWD dsk", "250 CWD command successful.")
 	c.want("TYPE A", "200 TYPE is set to ASCII NON PRINT.")
 
 	// Upload: CRLF becomes LF, also when CR and LF arrive in separate
@@ -352,7 +352,7 @@ func TestSecureModeBuffer(t *testing.T) {
 	// CHECK DELETE on: SAVEBUFFER moves the staged file.
 	e := newTestEnv(t, tOpts{memMax: 8 << 20, checks: image.CheckDelete})
 	c := e.login(t, "root")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	statbuf := func(name string) string {
 		st := e.mem.Stats()
 		return fmt.Sprintf(`211 Buffer status: MAX-REQ-BUSY %d-%d-%d filename: "%s".`, st.Max, st.Req, st.Busy, name)
@@ -415,7 +415,7 @@ func TestSecureModeBuffer(t *testing.T) {
 
 	// From the root (NUL) there is no SAVEBUFFER target.
 	c.stor("/dsk/root.dat", data[:10])
-	c.want("CWD /", "200 CWD root dir successful.")
+	c.want("CWD /", "250 CWD root dir successful.")
 	c.want("SITE SAVEBUFFER", "503 Target file system not supports SAVEBUFFER.")
 }
 
@@ -446,7 +446,7 @@ func TestDirectModeAtomic(t *testing.T) {
 	c := e.login(t, "root")
 	c.want("SITE DIRECT ON", "200 DIRECT is set to ON.")
 	c.want("SITE STOREDEVICE", "211 NUL: is not a permanent storage device, direct mode is ON.")
-	c.want("CWD /dsk", "200 CWD command successful.")
+	c.want("CWD /dsk", "250 CWD command successful.")
 	other := e.login(t, "root") // lists while c transfers
 	fresh := testPattern(400_000, 8)
 	for _, name := range []string{"old.dat", "new.dat"} {
@@ -527,6 +527,13 @@ func TestTestMode(t *testing.T) {
 				t.Errorf("RETR 1000 twice: %d and %d bytes, equal %v", len(b1), len(b2), bytes.Equal(b1, b2))
 			}
 			c.want("SIZE 77", "213 77")
+			// A known file name is not checked in TEST mode: no "checked
+			// file transfer" (§3.3, §3.8).
+			dc := c.epsv()
+			c.want("STOR os_file.bin", "150 Data connection open, file transfer in process...")
+			dc.Write([]byte("not an image"))
+			dc.Close()
+			c.wantRead("STOR os_file.bin end", "226 STOR completed, 12 bytes processed, data connection is closed.")
 			c.stor("upload.bin", testPattern(5000, 1))
 			if got := c.list("NLST", ""); strings.Join(got, ",") != "upload.bin" {
 				t.Errorf("NLST after STOR: %q", got)
@@ -536,7 +543,7 @@ func TestTestMode(t *testing.T) {
 			}
 			c.want("CWD /dsk", "501 Pathname not allowed in test mode.")
 			c.want("CDUP", "501 Pathname not allowed in test mode.")
-			c.want("RETR /dsk/x", "501 File system not allowed in test mode.")
+			c.want("RETR /dsk/x", "501 Invalid pathname.") // RETR's text (§1.4.3); the SITE one is SMNT's
 			c.want("SMNT dsk", "501 File system not allowed in test mode.")
 			c.want("SITE DIRECT OFF", "500 DTP cannot process this SITE command.")
 			c.want("ACCT OTHER", "202 Command superfluous at this site.")
@@ -563,7 +570,7 @@ func TestTransferWithoutDataConnection(t *testing.T) {
 		// A reader left open would keep /bio busy.
 		c2 := e.login(t, "root")
 		dc := c2.epsv()
-		if r := c2.cmd("RETR /bio/f.dat"); r.code != 150 {
+		if r := c2.cmd("RETR /bio/f.dat"); r.code != 150 && r.code != 125 {
 			t.Errorf("RETR /bio/f.dat after a RETR without data connection: got %q, want 150", r)
 		} else if got := readData(t, dc); string(got) != "bio data" {
 			t.Errorf("RETR /bio/f.dat: got %q", got)
@@ -605,5 +612,73 @@ func TestSecureStorPath(t *testing.T) {
 	c.stor("/bio/ok.dat", []byte("staged"))
 	if _, err := e.mem.Stat("ok.dat"); err != nil {
 		t.Errorf("STOR /bio/ok.dat in secure mode: %v, want it staged as /mem/ok.dat", err)
+	}
+}
+
+// TestAlreadyOpen: a passive data connection the client made before the
+// transfer command gets "125 Data connection already open" (manual
+// §1.4.3), one made after it "150 Data connection open". The NOOP round
+// trip after the connect makes sure the server has it queued.
+func TestAlreadyOpen(t *testing.T) {
+	e := newTestEnv(t, tOpts{ftp: "direct = true"})
+	writeHost(t, e.dsk, "f.dat", []byte("hello"))
+	c := e.login(t, "root")
+	c.want("TYPE I", "200 TYPE is set to IMAGE.")
+
+	pre := func(cmd, want string) net.Conn {
+		t.Helper()
+		dc := c.epsv()
+		c.want("NOOP", "200 OK.")
+		r := c.cmd(cmd)
+		if r.String() != want {
+			t.Fatalf("%s with the data connection open: got %q, want %q", cmd, r, want)
+		}
+		return dc
+	}
+	dc := pre("RETR /dsk/f.dat", "125 Data connection already open, file transfer in process...")
+	if b := readData(t, dc); string(b) != "hello" {
+		t.Errorf("RETR: got %q", b)
+	}
+	c.wantRead("RETR end", "226 RETR completed, 5 bytes processed, data connection is closed.")
+	dc = pre("LIST /dsk", "125 Data connection already open, list transfer in process...")
+	readData(t, dc)
+	c.wantRead("LIST end", "226 List transfer completed, data connection is closed.")
+	dc = pre("STOR /dsk/g.dat", "125 Data connection already open, file transfer in process...")
+	dc.Write([]byte("12345678"))
+	dc.Close()
+	c.wantRead("STOR end", "226 STOR completed, 8 bytes processed, data connection is closed.")
+
+	// Connected only after the command: 150.
+	r := c.cmd("EPSV")
+	m := regexp.MustCompile(`\(\|\|\|(\d+)\|\)`).FindStringSubmatch(r.String())
+	if m == nil {
+		t.Fatalf("EPSV: got %q", r)
+	}
+	c.want("RETR /dsk/g.dat", "150 Data connection open, file transfer in process...")
+	host, _, _ := net.SplitHostPort(c.conn.RemoteAddr().String())
+	if b := readData(t, c.dialData(net.JoinHostPort(host, m[1]))); string(b) != "12345678" {
+		t.Errorf("RETR after 150: got %q", b)
+	}
+	c.wantRead("RETR end", "226 RETR completed, 8 bytes processed, data connection is closed.")
+}
+
+// TestDirectLocalPath: in DIRECT ON, a STOR whose name carries the
+// client's local path names a directory the device does not have: "550
+// Unable to open file." (manual §5.1.4), and nothing is written.
+func TestDirectLocalPath(t *testing.T) {
+	e := newTestEnv(t, tOpts{ftp: "direct = true"})
+	c := e.login(t, "root")
+	c.want("CWD /dsk", "250 CWD command successful.")
+	for _, name := range []string{"../_85xx/os_file.bin", "sub/os_file.bin", "/dsk/sub/x.cfg", "/x.cfg"} {
+		dc := c.epsv()
+		c.want("STOR "+name, "550 Unable to open file.")
+		dc.Close()
+	}
+	c.stor("../bio/ok.cfg", []byte("ok")) // another file system the user sees is fine
+	if b, err := os.ReadFile(filepath.Join(e.bio, "ok.cfg")); err != nil || string(b) != "ok" {
+		t.Errorf("DATA/bio/ok.cfg: %q, %v", b, err)
+	}
+	if ents, _ := os.ReadDir(e.dsk); len(ents) != 0 {
+		t.Errorf("/dsk after the refused STORs: %v", ents)
 	}
 }

@@ -244,7 +244,7 @@ func TestExactFTPCurlThenSaveBuffer(t *testing.T) {
 		name, file, url string
 		want            []string // in curl's trace
 	}{
-		{"README ftp://host/dsk/", "walk.cfg", "/dsk/", []string{"> CWD dsk\n< 200 CWD command successful."}},
+		{"README ftp://host/dsk/", "walk.cfg", "/dsk/", []string{"> CWD dsk\n< 250 CWD command successful."}},
 		{"login directory ftp://host/", "login.cfg", "/", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

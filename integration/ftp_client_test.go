@@ -21,10 +21,9 @@ import (
 // TestFTPGoClient drives the command set with github.com/jlaffaye/ftp:
 // STOR (secure mode: staged in /mem), APPE, REST+STOR, REST+RETR, MDTM,
 // SIZE, LIST, NLST, RNFR/RNTO (a commit from /mem to /dsk and a rename in
-// /dsk), DELE, MKD/RMD (502), REIN and QUIT. Paths are absolute:
-// jlaffaye's ChangeDir and ChangeDirToParent want RFC 959's 250, and the
-// manual answers CWD and CDUP with 200 (the golden transcript checks
-// those).
+// /dsk), DELE, MKD/RMD (502), REIN and QUIT, and ChangeDir and
+// ChangeDirToParent, which want RFC 959's 250 (sluice answers CWD and CDUP
+// with 250 and the manual's texts, where the manual has 200: DESIGN §6).
 func TestFTPGoClient(t *testing.T) {
 	t.Parallel()
 	s := newFTPServer(t, "")
@@ -38,6 +37,30 @@ func TestFTPGoClient(t *testing.T) {
 		}
 	}
 	mustDir("/dsk") // CHECK SYSTEM on, default_fs NUL: the login starts in /dsk (DESIGN §6)
+	for _, step := range []struct{ dir, want string }{
+		{"cdup", "/"}, {"mem", "/mem"}, {"dsk", "/dsk"}, {"..", "/"}, {"..", "/"}, {"nul", "/"}, {"/mem/", "/mem"},
+		{"bio", "/bio"}, {"cdup", "/"}, {"/dsk", "/dsk"},
+	} {
+		var err error
+		if step.dir == "cdup" {
+			err = c.ChangeDirToParent()
+		} else {
+			err = c.ChangeDir(step.dir)
+		}
+		if err != nil {
+			t.Errorf("CWD %s: %v", step.dir, err)
+		}
+		mustDir(step.want)
+	}
+	wantErr(t, "CWD /dsk/x/y", c.ChangeDir("/dsk/x/y"), 550, "Pathname not available.")
+	mustDir("/dsk")
+	if err := c.ChangeDir("/"); err != nil {
+		t.Errorf("CWD /: %v", err)
+	}
+	wantErr(t, "CDUP at /", c.ChangeDirToParent(), 550, "Top of tree.")
+	if err := c.ChangeDir("dsk"); err != nil {
+		t.Errorf("CWD dsk: %v", err)
+	}
 
 	a := randomBytes(1000, 1)
 	b := randomBytes(500, 2)

@@ -13,6 +13,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/sluice/sluice/image"
@@ -102,6 +104,11 @@ type FTP struct {
 	RxBuff          int           `toml:"rx_buff,omitempty,omitzero"`    // SO_RCVBUF on data connections; 0 = system default
 	TxBuff          int           `toml:"tx_buff,omitempty,omitzero"`    // SO_SNDBUF on data connections; 0 = system default
 	MOTD            string        `toml:"motd,omitempty,omitzero"`       // file sent as 230- lines at login
+	// Banner is a file of text (a legal notice) sent as 220- lines before
+	// the manual's 220 greeting, to every connection, before login.
+	Banner string `toml:"banner,omitempty,omitzero"`
+	// BannerLines is Banner's text, read by Load (and on reload).
+	BannerLines []string `toml:"-"`
 	// MaxLoginFailures closes the control connection after this many bad
 	// passwords (default 3).
 	MaxLoginFailures int `toml:"max_login_failures,omitempty,omitzero"`
@@ -829,6 +836,50 @@ func (c *Config) fillDevice() error {
 	return nil
 }
 
+// Bounds of [ftp] banner: it is sent to every connection before login.
+const (
+	maxBannerBytes = 8 << 10
+	maxBannerLines = 50
+)
+
+// readBanner reads a banner file: UTF-8 text without control characters
+// (a tab becomes a space), at most maxBannerLines lines and maxBannerBytes.
+func readBanner(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBannerBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxBannerBytes {
+		return nil, fmt.Errorf("%s: more than %d bytes", path, maxBannerBytes)
+	}
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%s: not UTF-8 text", path)
+	}
+	text := strings.TrimRight(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	if text == "" {
+		return nil, nil
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > maxBannerLines {
+		return nil, fmt.Errorf("%s: more than %d lines", path, maxBannerLines)
+	}
+	for i, l := range lines {
+		l = strings.ReplaceAll(l, "\t", " ")
+		for _, r := range l {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				return nil, fmt.Errorf("%s:%d: control character %U", path, i+1, r)
+			}
+		}
+		lines[i] = l
+	}
+	return lines, nil
+}
+
 // CheckListen checks a listen address as net.Listen will take it:
 // "host:port" or ":port", the port a number 0..65535 or a service name.
 // "" (off, or the default) passes. serve checks its flags with it too, so
@@ -884,10 +935,18 @@ func (c *Config) fillFTP(base string) error {
 	if f.DefaultFS != "" && !c.HasMount(f.DefaultFS) && !hostMountNames[f.DefaultFS] {
 		return at("ftp", "default_fs", fmt.Errorf("ftp.default_fs: unknown file system %q", f.DefaultFS))
 	}
-	for _, p := range []*string{&f.TLSCert, &f.TLSKey, &f.MOTD, &f.BackupDir} {
+	for _, p := range []*string{&f.TLSCert, &f.TLSKey, &f.MOTD, &f.BackupDir, &f.Banner} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
+	}
+	f.BannerLines = nil
+	if f.Banner != "" {
+		lines, err := readBanner(f.Banner)
+		if err != nil {
+			return at("ftp", "banner", fmt.Errorf("ftp.banner: %v", err))
+		}
+		f.BannerLines = lines
 	}
 	if (f.TLSCert == "") != (f.TLSKey == "") {
 		key := "tls_cert"
