@@ -34,7 +34,7 @@ type spec struct {
 // allow the same things.
 var fileOps = map[string]bool{"RETR": true, "STOR": true, "APPE": true, "ALLO": true, "DELE": true,
 	"RNFR": true, "RNTO": true, "CDUP": true, "XCUP": true, "CWD": true, "XCWD": true, "REST": true,
-	"MDTM": true, "SIZE": true, "XCRC": true, "XMD5": true, "SITE": true}
+	"MDTM": true, "SIZE": true, "XCRC": true, "XMD5": true, "SITE": true, "MFMT": true}
 
 // levelOf is the access level the session must have for verb.
 func levelOf(verb string) accessLevel {
@@ -129,6 +129,12 @@ func lookup(verb string) (spec, bool) {
 		return spec{(*session).cmdXMD5, helpSyntaxXMD5}, true
 	case "ALLO":
 		return spec{(*session).cmdALLO, helpSyntaxALLO}, true
+	case "MLSD":
+		return spec{(*session).cmdMLSD, helpSyntaxMLSD}, true
+	case "MLST":
+		return spec{(*session).cmdMLST, helpSyntaxMLST}, true
+	case "MFMT":
+		return spec{(*session).cmdMFMT, helpSyntaxMFMT}, true
 	case "MKD", "XMKD", "RMD", "XRMD", "STOU":
 		return spec{(*session).cmdNotImplemented, helpSyntaxOf(verb)}, true
 	case "SITE":
@@ -137,11 +143,12 @@ func lookup(verb string) (spec, bool) {
 	return spec{}, false
 }
 
-// helpVerbs are listed by HELP, in the manual's order of sections.
+// helpVerbs are listed by HELP, in the manual's order of sections, then
+// sluice's RFC 3659 and MFMT commands.
 var helpVerbs = []string{"USER", "PASS", "ACCT", "REIN", "QUIT", "NOOP", "SYST", "HELP", "STAT", "FEAT",
 	"OPTS", "AUTH", "PBSZ", "PROT", "PORT", "PASV", "EPRT", "EPSV", "TYPE", "MODE", "STRU", "ABOR", "LIST",
 	"NLST", "PWD", "XPWD", "CWD", "XCWD", "CDUP", "XCUP", "SMNT", "REST", "RETR", "STOR", "APPE", "DELE",
-	"RNFR", "RNTO", "SIZE", "MDTM", "XCRC", "XMD5", "ALLO", "MKD", "RMD", "STOU", "SITE"}
+	"RNFR", "RNTO", "SIZE", "MDTM", "XCRC", "XMD5", "ALLO", "MKD", "RMD", "STOU", "SITE", "MLSD", "MLST", "MFMT"}
 
 func (c *session) dispatch(cmd command) bool {
 	sp, ok := lookup(cmd.verb)
@@ -407,12 +414,11 @@ func (c *session) cmdFEAT(string) bool {
 		lines = append(lines, string(replyFeatAuthTLS), string(replyFeatPBSZ), string(replyFeatPROT))
 	}
 	lines = append(lines, string(replyFeatMDTM), string(replyFeatRestStream), string(replyFeatSIZE),
-		string(replyFeatXCRC), string(replyFeatXMD5), string(replyFeatLast))
+		string(replyFeatXCRC), string(replyFeatXMD5), line1(replyFeatMLST, c.mlstFeat()), string(replyFeatUTF8),
+		string(replyFeatMFMT), string(replyFeatLast))
 	c.sendLines(lines...)
 	return false
 }
-
-func (c *session) cmdOPTS(string) bool { c.send(replyOptsNone); return false }
 
 func (c *session) cmdALLO(string) bool {
 	c.send(replyAllo)

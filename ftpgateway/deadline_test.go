@@ -352,7 +352,7 @@ func TestRequireTLSData(t *testing.T) {
 	writeHost(t, e.dsk, "s.cfg", secret)
 	c := e.loginTLS(t, false)
 	c.want("CWD /dsk", "250 CWD command successful.")
-	cmds := []string{"LIST", "LIST -la", "NLST", "NLST /dsk", "RETR s.cfg", "STOR n.cfg", "APPE s.cfg"}
+	cmds := []string{"LIST", "LIST -la", "NLST", "NLST /dsk", "MLSD", "MLSD /dsk", "RETR s.cfg", "STOR n.cfg", "APPE s.cfg"}
 	// One control connection for every case, so no subtests: its t is
 	// this test's.
 	for _, cmd := range cmds {

@@ -177,6 +177,9 @@ const (
 	helpSyntaxHELP = "HELP[ <command>]<CRLF>"
 	helpSyntaxLIST = "LIST[ <path-name>]<CRLF>" // the manual's
 	helpSyntaxMDTM = "MDTM <path-name><CRLF>"
+	helpSyntaxMFMT = "MFMT <YYYYMMDDHHMMSS> <path-name><CRLF>"
+	helpSyntaxMLSD = "MLSD[ <path-name>]<CRLF>"
+	helpSyntaxMLST = "MLST[ <path-name>]<CRLF>"
 	helpSyntaxMODE = "MODE S<CRLF>"
 	helpSyntaxNLST = "NLST[ <path-name>]<CRLF>"
 	helpSyntaxNOOP = "NOOP<CRLF>"
@@ -276,7 +279,8 @@ const (
 // leading space RFC 2389 §3.2 requires (lost in conversion; jlaffaye/ftp and
 // other clients ignore feature lines without it). Order: first line, the
 // TLS lines only when FTPS is enabled (sluice; RFC 4217 §6), then the
-// manual's five, then the end line.
+// manual's five, then sluice's lines for modern clients (RFC 3659 MLST,
+// RFC 2640 UTF8, draft-somers-ftp-mfxx MFMT; DESIGN §6), then the end line.
 const (
 	replyFeatFirst      reply = "211-Extensions supported:"
 	replyFeatAuthTLS    reply = " AUTH TLS" // sluice
@@ -287,6 +291,9 @@ const (
 	replyFeatSIZE       reply = " SIZE"
 	replyFeatXCRC       reply = " XCRC"
 	replyFeatXMD5       reply = " XMD5"
+	replyFeatMLST       reply = " MLST %s" // sluice: %s = the facts, each with ";" and a "*" when selected (OPTS MLST): "type*;size*;modify*;perm*;"
+	replyFeatUTF8       reply = " UTF8"    // sluice
+	replyFeatMFMT       reply = " MFMT"    // sluice
 	replyFeatLast       reply = "211 End"
 )
 
@@ -443,6 +450,30 @@ const (
 // OPTS (§1.4.2; RFC 2389). No period. Also replyBusy, replyNotLoggedIn.
 const (
 	replyOptsNone reply = "501 No options available"
+	replyOptsUTF8 reply = "200 UTF8 set to on" // sluice (RFC 2640 §3.2; ProFTPD's text): names are always UTF-8
+	replyOptsMLST reply = "200 MLST OPTS %s"   // sluice (RFC 3659 §7.9): %s = the selected facts, each with ";" ("type;size;"), or empty
+)
+
+// MLST and MLSD (sluice; RFC 3659 §7). MLSD's data connection gets the
+// replies of LIST (replyListOpening, replyListDone and the errors listed
+// there); its data lines are mlsxLine. MLST answers on the control
+// connection: first line, one fact line (a space, the facts, a space, the
+// path), last line. Also replyNotFound (no such file), replyInvalidPath,
+// replyPathTooLong, replyNotLoggedIn.
+const (
+	replyMlstFirst reply = "250-Listing %s" // %s = the path as the client gave it ("" for the current directory)
+	replyMlstFacts reply = " %s %s"         // %s = the facts ("type=file;size=3;modify=20260102030405;perm=adfrw;"), %s = the device path ("/dsk/a.txt")
+	replyMlstLast  reply = "250 End"
+	replyAbortMLSD reply = "426 Aborting MLSD command..." // the manual's LIST text for MLSD
+)
+
+// MFMT (sluice; draft-somers-ftp-mfxx §3). Also replyNotFound,
+// replyInvalidPath, replyInvalidName, replyDenied, replyBusy,
+// replyNotLoggedIn.
+const (
+	replyMfmt        reply = "213 Modify=%s; %s"               // %s = the time set, UTC, "20060102150405"; %s = the path as the client gave it
+	replyMfmtBadTime reply = "501 Invalid time value."         // not YYYYMMDDHHMMSS[.sss]
+	replyMfmtSyntax  reply = "501 Syntax error in parameters." // no path after the time
 )
 
 // RETR (§1.4.3). Also replyNoDTP, replyNoDataConn, replyDataClosed,
@@ -783,6 +814,9 @@ var commandLevels = map[string]accessLevel{
 	"XPWD": accessRegistered,
 	"SMNT": accessRegistered,
 	"OPTS": accessRegistered,
+	// sluice: RFC 3659 listings are listings, as LIST is.
+	"MLSD": accessRegistered,
+	"MLST": accessRegistered,
 
 	// §1.4.3: ROOT (supervisor) level.
 	"RETR": accessSupervisor,
@@ -807,6 +841,7 @@ var commandLevels = map[string]accessLevel{
 	"SIZE": accessSupervisor,
 	"XCRC": accessSupervisor,
 	"XMD5": accessSupervisor,
+	"MFMT": accessSupervisor, // sluice: MDTM's level (a file operation: the policy decides)
 
 	// SITE subcommands of chapter 3: SITE is §1.4.3.
 	"SITE BACKUP":        accessSupervisor,

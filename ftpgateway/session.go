@@ -69,6 +69,7 @@ type session struct {
 	imm      bool
 	reload   bool
 	systMode string // "unix" or "msdos" (LIST format and SYST)
+	mlstOff  uint8  // OPTS MLST: the facts not selected (mlsx.go); 0: all
 
 	data dataState
 
@@ -102,7 +103,7 @@ func newSession(s *Server, nc net.Conn, id string) *session {
 // resetSettings applies the configured defaults (login and REIN).
 func (c *session) resetSettings() {
 	f := c.srv.pol().FTP
-	c.cwd, c.ascii, c.rest, c.rnfr, c.testFS = "", false, 0, "", ""
+	c.cwd, c.ascii, c.rest, c.rnfr, c.testFS, c.mlstOff = "", false, 0, "", "", 0
 	c.direct, c.reply119, c.keepOn, c.imm, c.systMode = f.Direct, f.Reply, f.Keepalive, true, f.OS
 	c.data.reset()
 }

@@ -139,7 +139,7 @@ func (c *session) run(verb, p string, size int64, prelim reply, body func(t *tra
 		final, panicked := c.transfer(t, dsess, body, cleanup)
 		if t.aborted.Load() {
 			final = string(map[string]reply{"RETR": replyAbortRETR, "STOR": replyAbortSTOR, "APPE": replyAbortAPPE,
-				"LIST": replyAbortLIST, "NLST": replyAbortNLST}[verb])
+				"LIST": replyAbortLIST, "NLST": replyAbortNLST, "MLSD": replyAbortMLSD}[verb])
 		}
 		if t.timedOut.Load() && !t.aborted.Load() {
 			c.log.Warn("data connection timed out", "verb", verb, "path", p, "bytes", t.n.Load(),
@@ -149,7 +149,7 @@ func (c *session) run(verb, p string, size int64, prelim reply, body func(t *tra
 		}
 		c.mu.Lock()
 		c.xfer = nil
-		if verb != "LIST" && verb != "NLST" {
+		if verb != "LIST" && verb != "NLST" && verb != "MLSD" {
 			c.lastFile = p
 		}
 		c.mu.Unlock()
@@ -543,52 +543,9 @@ func (c *session) list(arg string, long bool) bool {
 	if !long {
 		verb = "NLST"
 	}
-	if !c.dataProtected(verb) {
+	dir, out, ok := c.listEntries(verb, arg)
+	if !ok {
 		return false
-	}
-	// Options such as "-la" that clients add are ignored.
-	var args []string
-	for _, f := range strings.Fields(arg) {
-		if !strings.HasPrefix(f, "-") {
-			args = append(args, f)
-		}
-	}
-	dir, mask := "/"+c.cwd, ""
-	if len(args) > 0 {
-		a := args[0]
-		if !strings.HasPrefix(a, "/") {
-			a = "/" + c.cwd + "/" + a
-		}
-		a = path.Clean(a)
-		for _, seg := range strings.Split(a, "/") {
-			if len(seg) > c.srv.pol().Names.MaxLen {
-				c.send(replyPathTooLong) // no name can be that long: not an empty listing
-				return false
-			}
-		}
-		if fs, name, err := vfs.Split(a, 1<<10); err == nil && name == "" {
-			dir = "/" + fs
-		} else {
-			dir, mask = path.Dir(a), path.Base(a)
-		}
-	}
-	if c.testFS != "" && dir != "/"+c.testFS {
-		c.send(replyInvalidPath)
-		return false
-	}
-	infos, err := c.srv.cfg.Store.List(c.vs, dir)
-	if err != nil {
-		c.sendLines(ftpStatus(opList, err))
-		return false
-	}
-	var out []vfs.Info
-	for _, i := range sortedInfos(infos) {
-		if mask != "" {
-			if ok, err := path.Match(mask, i.Name); err != nil || !ok {
-				continue
-			}
-		}
-		out = append(out, i)
 	}
 	msdos := c.systMode == "msdos"
 	c.run(verb, dir, -1, replyListOpening, func(t *transfer, conn net.Conn) string {
@@ -609,6 +566,60 @@ func (c *session) list(arg string, long bool) bool {
 		return string(replyListDone)
 	}, nil)
 	return false
+}
+
+// listEntries is what LIST, NLST and MLSD share before the data
+// connection: the PROT P requirement, the argument (the current or a given
+// file system, or a mask), the name checks, TEST mode, and the access
+// check of the listing. It answers the client itself when ok is false.
+func (c *session) listEntries(verb, arg string) (dir string, out []vfs.Info, ok bool) {
+	if !c.dataProtected(verb) {
+		return "", nil, false
+	}
+	// Options such as "-la" that clients add are ignored.
+	var args []string
+	for _, f := range strings.Fields(arg) {
+		if !strings.HasPrefix(f, "-") {
+			args = append(args, f)
+		}
+	}
+	dir, mask := "/"+c.cwd, ""
+	if len(args) > 0 {
+		a := args[0]
+		if !strings.HasPrefix(a, "/") {
+			a = "/" + c.cwd + "/" + a
+		}
+		a = path.Clean(a)
+		for _, seg := range strings.Split(a, "/") {
+			if len(seg) > c.srv.pol().Names.MaxLen {
+				c.send(replyPathTooLong) // no name can be that long: not an empty listing
+				return "", nil, false
+			}
+		}
+		if fs, name, err := vfs.Split(a, 1<<10); err == nil && name == "" {
+			dir = "/" + fs
+		} else {
+			dir, mask = path.Dir(a), path.Base(a)
+		}
+	}
+	if c.testFS != "" && dir != "/"+c.testFS {
+		c.send(replyInvalidPath)
+		return "", nil, false
+	}
+	infos, err := c.srv.cfg.Store.List(c.vs, dir)
+	if err != nil {
+		c.sendLines(ftpStatus(opList, err))
+		return "", nil, false
+	}
+	for _, i := range sortedInfos(infos) {
+		if mask != "" {
+			if ok, err := path.Match(mask, i.Name); err != nil || !ok {
+				continue
+			}
+		}
+		out = append(out, i)
+	}
+	return dir, out, true
 }
 
 // unixLine is an "ls -l" line, as graphical clients parse it.
