@@ -289,6 +289,16 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	return p
 }
 
+// readFile returns the content of dir/name.
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // fileSHA256 returns the SHA-256 of a host file.
 func fileSHA256(t *testing.T, p string) [32]byte {
 	t.Helper()

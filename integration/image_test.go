@@ -64,6 +64,24 @@ func TestOpenSSHVerifiedCommit(t *testing.T) {
 	if _, ok := s.waitEvent(5*time.Second, "commit", map[string]string{"source": "/mem/corrupt.bin"}); !ok {
 		t.Error("no audit event for the refused commit")
 	}
+	// OpenSSH sftp shows only "Failure"; the verdict is in /verdicts.txt
+	// and the device state in /state.txt (docs/sftp.md, "Verdicts and
+	// device state"), read with get.
+	r = s.sftpBatch(t, dir, "get /verdicts.txt verdicts.txt\nget /state.txt state.txt\n")
+	if r.exit != 0 {
+		t.Fatalf("get /verdicts.txt /state.txt:\n%s", r)
+	}
+	verdicts := readFile(t, dir, "verdicts.txt")
+	lines := strings.Split(strings.TrimSuffix(verdicts, "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "\trename\t/mem/os_file.bin\t/dsk/OS_FILE.BIN\tok\t") ||
+		!strings.HasSuffix(lines[1], "\trename\t/mem/corrupt.bin\t/dsk/os_file.bin\trefused\tCRC\tBad crc of checked file") {
+		t.Errorf("verdicts.txt: got\n%s\nwant the accepted commit, then the refused one with CRC and the manual's text", verdicts)
+	}
+	if st := readFile(t, dir, "state.txt"); !strings.Contains(st, "active\tOS_FILE.BIN\t11.7.3\n") ||
+		!strings.Contains(st, "committed\tapplication\tOS_FILE.BIN\t11.7.3\n") ||
+		!strings.Contains(st, "staged\t/mem/corrupt.bin\t") {
+		t.Errorf("state.txt: got\n%s\nwant the active application, its committed version and the refused file still staged", st)
+	}
 	// A direct upload of a known file is refused too.
 	r = s.sftpBatch(t, dir, "put os_file.bin /dsk/direct.bin\n")
 	if r.exit == 0 || !strings.Contains(r.stderr, "Permission denied") {

@@ -32,12 +32,13 @@ func TestOpenSSHOperatorSession(t *testing.T) {
 	orig := randomBytes(3<<20+12345, 1) // not a multiple of the request size
 	writeFile(t, work, "f.dat", orig)
 
-	// The root lists the mounted file systems and nothing else.
+	// The root lists the mounted file systems and the two read-only
+	// files of docs/sftp.md, "Verdicts and device state".
 	r := s.sftpBatch(t, work, "ls -1 /\n")
 	if r.exit != 0 {
 		t.Fatalf("ls -1 /: %v", r)
 	}
-	if got, want := baseNames(output(t, r.stdout, "ls -1 /")), []string{"bio", "dsk", "mem", "ts1", "tst"}; !slices.Equal(got, want) {
+	if got, want := baseNames(output(t, r.stdout, "ls -1 /")), []string{"bio", "dsk", "mem", "state.txt", "ts1", "tst", "verdicts.txt"}; !slices.Equal(got, want) {
 		t.Errorf("ls /: got %q, want %q", got, want)
 	}
 

@@ -28,6 +28,10 @@ type Store interface {
 	SetModTime(s *vfs.Session, p string, t time.Time) error
 	Remove(s *vfs.Session, p string) error
 	Rename(s *vfs.Session, from, to string) (vfs.Result, error)
+	// Verdicts and DeviceState fill the read-only files of "/"
+	// (virtual.go).
+	Verdicts(s *vfs.Session) []vfs.Verdict
+	DeviceState(s *vfs.Session) vfs.DeviceState
 }
 
 // Options configure one SFTP session.
@@ -75,6 +79,7 @@ type handler struct {
 
 	mu      sync.Mutex
 	writers map[string]*vfs.Writer // open writers by path: FSTAT and FSETSTAT name the path, not the handle
+	views   views                  // open read-only files of "/" by path (virtual.go)
 }
 
 // writer returns the session's open writer on p, or nil.
@@ -87,6 +92,9 @@ func (h *handler) writer(p string) *vfs.Writer {
 // Fileread opens a file for READ.
 func (h *handler) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
 	defer h.recoverTo(&err)
+	if p, ok := viewPath(r.Filepath); ok {
+		return h.openView(p), nil
+	}
 	rd, err := h.store.OpenRead(h.sess, r.Filepath)
 	if err != nil {
 		h.log.Debug("open for read refused", "path", r.Filepath, "error", err)
@@ -99,6 +107,9 @@ func (h *handler) Fileread(r *sftp.Request) (_ io.ReaderAt, err error) {
 // with both or neither of READ and WRITE.
 func (h *handler) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 	defer h.recoverTo(&err)
+	if p, ok := viewPath(r.Filepath); ok {
+		return nil, errViewReadOnly(p)
+	}
 	fl := r.Pflags()
 	if fl.Excl {
 		if _, err := h.store.Stat(h.sess, r.Filepath); err == nil {
@@ -129,6 +140,12 @@ func (h *handler) Filewrite(r *sftp.Request) (_ io.WriterAt, err error) {
 // through; the rest is refused as the manual says.
 func (h *handler) Filecmd(r *sftp.Request) (err error) {
 	defer h.recoverTo(&err)
+	if p, ok := viewPath(r.Filepath); ok {
+		return errViewReadOnly(p)
+	}
+	if p, ok := viewPath(r.Target); ok && r.Method == "Rename" {
+		return errViewReadOnly(p)
+	}
 	switch r.Method {
 	case "Rename":
 		res, err := h.store.Rename(h.sess, r.Filepath, r.Target)
@@ -190,11 +207,17 @@ func (h *handler) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
 		for i, in := range infos {
 			l[i] = fileInfo{in}
 		}
+		if path.Clean("/"+r.Filepath) == "/" {
+			l = append(l, h.viewEntries()...)
+		}
 		return l, nil
 	case "Stat", "Lstat":
 		// FSTAT arrives here too, with the handle's path: a file this
 		// session is writing is described as written so far (sshfs
 		// creates every file through FSTAT).
+		if p, ok := viewPath(r.Filepath); ok {
+			return lister{h.statView(p)}, nil
+		}
 		if w := h.writer(r.Filepath); w != nil {
 			in := w.Stat()
 			in.Name = path.Base(r.Filepath)
@@ -216,6 +239,9 @@ func (h *handler) Lstat(r *sftp.Request) (sftp.ListerAt, error) { return h.Filel
 // system's root, which cannot exist (file systems are flat).
 func (h *handler) RealPath(p string) (string, error) {
 	p = path.Clean("/" + p)
+	if v, ok := viewPath(p); ok {
+		return v, nil
+	}
 	if _, _, err := vfs.Split(p, 1<<16); err != nil {
 		return "", status(sftp.ErrSSHFxNoSuchFile, msgInvalidPath, err)
 	}

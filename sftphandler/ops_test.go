@@ -104,12 +104,14 @@ func TestReaddir(t *testing.T) {
 	var names []string
 	for n, a := range root {
 		names = append(names, n)
-		if !a.isDir() {
-			t.Errorf("/%s: got mode %o, want a directory", n, a.perm)
+		// The read-only files of "/" (virtual.go) next to the file
+		// systems.
+		if isFile := n == verdictsFile || n == stateFile; a.isDir() == isFile {
+			t.Errorf("/%s: got mode %o, want a directory: %v", n, a.perm, !isFile)
 		}
 	}
 	slices.Sort(names)
-	if want := []string{"bio", "dsk", "mem", "ts1", "tst"}; !slices.Equal(names, want) {
+	if want := []string{"bio", "dsk", "mem", stateFile, "ts1", "tst", verdictsFile}; !slices.Equal(names, want) {
 		t.Errorf("root listing: got %q, want %q", names, want)
 	}
 
@@ -500,8 +502,11 @@ func TestPolicy(t *testing.T) {
 		expectStatus(t, "RENAME into", c.do(fxpRename, "/mem/x", "/dsk/x"), fxNoSuchFile, "Invalid New Path")
 		h := c.mustOpendir("/")
 		r := c.do(fxpReaddir, h)
-		if r.typ != fxpName || len(r.names) != 1 || r.names[0].name != "mem" {
-			t.Errorf("root listing: got %s %+v, want only mem", r, r.names)
+		// Of the file systems only mem; the read-only files of "/"
+		// (virtual.go) are every user's.
+		if r.typ != fxpName || len(r.names) != 3 || r.names[0].name != "mem" ||
+			r.names[1].name != stateFile || r.names[2].name != verdictsFile {
+			t.Errorf("root listing: got %s %+v, want only mem, %s and %s", r, r.names, stateFile, verdictsFile)
 		}
 		c.close(h)
 	})

@@ -58,6 +58,7 @@ func (f *FS) refused(s *Session, err error) error {
 	}
 	var e *Error
 	errors.As(err, &e)
+	f.verdictRefused(s, e.Op, "", e.Path, err)
 	args := append(auditSession(s), "op", e.Op, "path", e.Path)
 	f.audit.Warn("refused", append(args, refusalFields(s, err)...)...)
 	return err

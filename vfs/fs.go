@@ -166,8 +166,9 @@ type FS struct {
 	started time.Time
 	fault   func(Stage)
 	// tune holds what Reload changes (checks, device, delete-active).
-	tune  atomic.Pointer[tunables]
-	state *deviceState
+	tune     atomic.Pointer[tunables]
+	state    *deviceState
+	verdicts verdictLog // each user's newest check verdicts (verdicts.go)
 
 	mu      sync.Mutex
 	writers map[string]bool // "fs/name" with an open writer or a rename in progress

@@ -66,6 +66,7 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 		args := append(auditSession(s), "source", from, "target", to, "checks", checksRun,
 			"result", err.Error(), "detail", checkDetail(err), "duration_ms", durationMS(time.Since(start)))
 		f.audit.Warn("commit", append(args, refusalFields(s, err)...)...)
+		f.verdictRefused(s, commitOp(keep), from, to, err)
 		return 0, err
 	}
 	release, err := f.enter(sm, "rename", from)
@@ -171,7 +172,16 @@ func (f *FS) verifiedRename(s *Session, sm *mount, sname string, dm *mount, dnam
 	f.audit.Info("commit", append(auditSession(s), "source", from, "target", target, "checks", checksRun,
 		"bytes", r.size, "sha256", hex.EncodeToString(sum[:]), "duration_ms", durationMS(time.Since(start)),
 		"result", "ok")...)
+	f.verdictOK(s, commitOp(keep), from, target, checksRun)
 	return res, nil
+}
+
+// commitOp names a verified commit in its verdict.
+func commitOp(keep bool) string {
+	if keep {
+		return "copy"
+	}
+	return "rename"
 }
 
 func (f *FS) postcheck(im *image.Image, d *image.Digest, op, target string, on image.Check) error {
