@@ -724,7 +724,7 @@ const (
 	replyCoherenceOKLast   reply = "211 COHERENCE results end"
 	replyCoherenceBadFirst reply = "550-COHERENCE results"
 	replyCoherenceBadLast  reply = "550 COHERENCE results end"
-	replyCoherenceLine     reply = " %s: %s" // sluice: %s = file name, %s = finding ("OK", "missing", "version 2.1 older than required 2.3", "bad crc")
+	replyCoherenceLine     reply = " %s: %s" // sluice: %s = file name as stored, %s = "OK", "missing" or the check's manual text ("Bad crc of checked file", "Firmware misbuilt (version 1.2, OS_FILE.BIN requires 1.3 or newer)")
 )
 
 // SITE device information (§3.6). The manual's <...> are placeholders.

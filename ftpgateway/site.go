@@ -1,6 +1,8 @@
 package ftpgateway
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +21,7 @@ type deviceInfo interface {
 	Device() image.Device
 	ActiveApp() (string, []image.FirmwareReq, bool)
 	FreeSpace(s *vfs.Session, fs string) (int64, error)
+	Coherence(s *vfs.Session) ([]vfs.CoherenceLine, bool, error)
 }
 
 func onOff(b bool) string {
@@ -194,6 +197,9 @@ func (noInfo) Checks() image.Check                            { return 0 }
 func (noInfo) Device() image.Device                           { return image.Device{} }
 func (noInfo) ActiveApp() (string, []image.FirmwareReq, bool) { return "", nil, false }
 func (noInfo) FreeSpace(*vfs.Session, string) (int64, error)  { return 0, os.ErrNotExist }
+func (noInfo) Coherence(*vfs.Session) ([]vfs.CoherenceLine, bool, error) {
+	return []vfs.CoherenceLine{{Text: "No active application"}}, false, nil
+}
 
 func (c *session) siteMode(sub, arg string) {
 	v, ok := parseOnOff(arg)
@@ -382,42 +388,33 @@ func (c *session) backup(fs, dst string) error {
 	return c.srv.cfg.Store.Backup(c.vs, fs, dst)
 }
 
-// siteCoherence checks that the active application is present in /dsk and
-// that the firmware it requires is there (manual §3.6).
+// siteCoherence checks whether the device can boot with what is stored
+// (manual §3.6, vfs.FS.Coherence): the active application in /dsk, each
+// firmware it requires, and the known files in /bio, one line each with
+// the manual's text for what is wrong. 211 when all are good, 550 with
+// the findings otherwise.
 func (c *session) siteCoherence() {
+	lines, good, err := c.info().Coherence(c.vs)
+	if errors.Is(err, vfs.ErrCoherenceBusy) {
+		c.send(replyCoherenceBusy)
+		return
+	}
 	if c.reply119 {
 		c.send(replyCoherenceProgress)
 	}
-	name, fw, ok := c.info().ActiveApp()
-	var problems, lines []string
-	if !ok {
-		problems = append(problems, "No active application")
-	} else {
-		lines = append(lines, "Application "+name)
-		if _, err := c.srv.cfg.Store.Stat(c.vs, "/dsk/"+name); err != nil {
-			problems = append(problems, "Application "+name+" not found")
-		}
-		for _, f := range fw {
-			if _, err := c.srv.cfg.Store.Stat(c.vs, "/dsk/"+f.Name); err != nil {
-				problems = append(problems, "Firmware "+f.Name+" not found")
-			} else {
-				lines = append(lines, "Firmware "+f.Name+" present")
-			}
-		}
+	first, last := replyCoherenceBadFirst, replyCoherenceBadLast
+	if good && err == nil {
+		first, last = replyCoherenceOKFirst, replyCoherenceOKLast
 	}
-	if len(problems) > 0 {
-		out := []string{string(replyCoherenceBadFirst)}
-		for _, l := range append(lines, problems...) {
-			out = append(out, " "+l)
-		}
-		c.sendLines(append(out, string(replyCoherenceBadLast))...)
-		return
-	}
-	out := []string{string(replyCoherenceOKFirst)}
+	out := []string{string(first)}
 	for _, l := range lines {
-		out = append(out, " "+l)
+		if l.Name == "" {
+			out = append(out, " "+l.Text)
+		} else {
+			out = append(out, fmt.Sprintf(string(replyCoherenceLine), l.Name, l.Text))
+		}
 	}
-	c.sendLines(append(out, string(replyCoherenceOKLast))...)
+	c.sendLines(append(out, string(last))...)
 }
 
 // configName is the configuration file used to boot: the first .CFG file

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/image"
 )
 
 // -update rewrites the golden transcripts under testdata/ with what the
@@ -23,12 +25,21 @@ func TestFTPLibReplies(t *testing.T) {
 	s := newFTPServer(t, "[limits]\nlogin_fail_delay = \"300ms\"\n")
 	dir := t.TempDir()
 	img := writeFile(t, dir, "os_file.bin", deviceImage(t, "11.7.3", 7))
+	// For COHERENCE (manual §3.6): a newer application that requires
+	// DSP.BFW 1.3, that firmware at 1.2, and at 1.3 with a bad CRC.
+	app2 := writeFile(t, dir, "app2.bin", buildImage(t, image.BuildOptions{Kind: image.KindApplication, Name: "OS_FILE.BIN",
+		Version: version(t, "11.8"), Firmware: []image.FirmwareReq{{Name: "DSP.BFW", MinVersion: version(t, "1.3")}}}, 8))
+	fwOld := writeFile(t, dir, "fw_old.bfw", buildImage(t, image.BuildOptions{Kind: image.KindFirmware, Name: "DSP.BFW",
+		Version: version(t, "1.2")}, 9))
+	bad := buildImage(t, image.BuildOptions{Kind: image.KindFirmware, Name: "DSP.BFW", Version: version(t, "1.3")}, 10)
+	bad[image.HeaderSize+100] ^= 0x5a
+	fwBad := writeFile(t, dir, "fw_bad.bfw", bad)
 	script, err := filepath.Abs(filepath.Join("testdata", "ftplib_replies.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r := tool(t, dir, "", python, script, "127.0.0.1", s.ftpPort(), s.password, img)
+	r := tool(t, dir, "", python, script, "127.0.0.1", s.ftpPort(), s.password, img, app2, fwOld, fwBad)
 	if r.exit != 0 {
 		t.Fatalf("ftplib_replies.py:\n%s", r)
 	}

@@ -30,6 +30,28 @@ func deviceImage(t *testing.T, version string, seed uint64) []byte {
 	return b
 }
 
+// buildImage builds an image of o for the first run's device identity
+// (hardware id 1, level 1, BIOS 1.0, profile STD) with 64 KiB of payload.
+func buildImage(t *testing.T, o image.BuildOptions, seed uint64) []byte {
+	t.Helper()
+	o.HWLevel, o.MinBIOS, o.HardwareIDs, o.Profile = 1, image.Version{Major: 1}, []uint32{1}, "STD"
+	b, err := image.Build(o, randomBytes(64<<10, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// version parses a version for a test image.
+func version(t *testing.T, s string) image.Version {
+	t.Helper()
+	v, err := image.ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // TestOpenSSHVerifiedCommit: a good image commits with real sftp; a bad-CRC
 // image is refused and /dsk is byte-identical afterwards.
 func TestOpenSSHVerifiedCommit(t *testing.T) {

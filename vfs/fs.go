@@ -169,6 +169,8 @@ type FS struct {
 	tune     atomic.Pointer[tunables]
 	state    *deviceState
 	verdicts verdictLog // each user's newest check verdicts (verdicts.go)
+	// coherenceMu lets one SITE COHERENCE run at a time (coherence.go).
+	coherenceMu sync.Mutex
 
 	mu      sync.Mutex
 	writers map[string]bool // "fs/name" with an open writer or a rename in progress

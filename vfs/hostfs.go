@@ -104,6 +104,21 @@ func (h *hostFS) list() ([]Info, error) {
 	return out, nil
 }
 
+// find looks name up in any case, as the device's file systems do, and
+// returns the name the file is stored under.
+func (h *hostFS) find(name string) (string, bool) {
+	ents, err := h.list()
+	if err != nil {
+		return "", false
+	}
+	for _, e := range ents {
+		if strings.EqualFold(e.Name, name) {
+			return e.Name, true
+		}
+	}
+	return "", false
+}
+
 // createTemp makes a new temporary file for an atomic write.
 func (h *hostFS) createTemp() (*os.File, string, error) {
 	var b [8]byte

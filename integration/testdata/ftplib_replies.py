@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Drive sluice's FTP gateway with Python's ftplib and print every reply.
 
-Usage: ftplib_replies.py HOST PORT PASSWORD IMAGE
+Usage: ftplib_replies.py HOST PORT PASSWORD IMAGE APP2 FWOLD FWBAD
 
 IMAGE is a device image (OS_FILE.BIN) that the server's device identity
-accepts. The transcript goes to stdout: "> COMMAND" for each command sent
+accepts. APP2 is a newer OS_FILE.BIN that requires DSP.BFW 1.3 or newer;
+FWOLD is DSP.BFW 1.2, FWBAD a DSP.BFW 1.3 with a bad CRC (for COHERENCE). The transcript goes to stdout: "> COMMAND" for each command sent
 (the password masked), "< LINE" for each reply line, "| LINE" for each line
 of a listing received over a data connection, and "# ..." for notes. Parts
 that vary from run to run (ports, dates, free space, the uptime) are
@@ -19,6 +20,12 @@ import socket
 import sys
 
 HOST, PORT, PASSWORD, IMAGE = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+APP2, FWOLD, FWBAD = sys.argv[5], sys.argv[6], sys.argv[7]
+
+
+def read(p):
+    with open(p, "rb") as fh:
+        return fh.read()
 
 out = []
 
@@ -277,6 +284,22 @@ cmd(f, "SITE GETFILEVER \"/dsk/OS_FILE.BIN\"")
 cmd(f, "SITE GETFILEVER /dsk/nosuch.bin")
 cmd(f, "SITE LISTFIRMWARES")
 cmd(f, "SITE COHERENCE")
+
+note("COHERENCE: an application that requires DSP.BFW 1.3; the firmware missing, older, with a bad CRC")
+store(f, "STOR os_file.bin", read(APP2))
+cmd(f, "SITE SAVEBUFFER dsk")
+cmd(f, "SITE LISTFIRMWARES")
+cmd(f, "SITE COHERENCE")
+cmd(f, "SITE CHECK FIRMWARE OFF")
+store(f, "STOR dsp.bfw", read(FWOLD))
+cmd(f, "SITE SAVEBUFFER dsk")
+cmd(f, "SITE COHERENCE")
+cmd(f, "SITE CHECK CRC OFF")
+store(f, "STOR dsp.bfw", read(FWBAD))
+cmd(f, "SITE SAVEBUFFER dsk")
+cmd(f, "SITE CHECK ALL ON")
+cmd(f, "SITE COHERENCE")
+cmd(f, "DELE /dsk/DSP.BFW")
 store(f, "STOR config.cfg", b"set hostname sluice\n")
 cmd(f, "SITE SAVEBUFFER")
 cmd(f, "SITE GETCFGNAME")
