@@ -65,7 +65,7 @@ func TestFTPCurl(t *testing.T) {
 			}
 			for _, w := range append([]string{"> STOR " + name, "< 150 Data connection open, file transfer in process...",
 				"< 226 STOR completed, 700001 bytes processed, data connection is closed."}, m.want...) {
-				if !strings.Contains(tr, w) {
+				if !strings.Contains(prelim150(tr), w) {
 					t.Errorf("STOR trace has no %q:\n%s", w, tr)
 				}
 			}

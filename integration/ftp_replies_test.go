@@ -64,15 +64,6 @@ func TestFTPLibReplies(t *testing.T) {
 	}
 }
 
-// prelim150 writes every "125 Data connection already open" as its 150
-// form. ftplib connects to the passive port before it sends the command,
-// so the server answers 125 when it has the connection queued by then,
-// which on a busy machine it may not yet have (ftpgateway's
-// TestAlreadyOpen checks 125 itself).
-func prelim150(s string) string {
-	return strings.ReplaceAll(s, "< 125 Data connection already open, ", "< 150 Data connection open, ")
-}
-
 // lineDiff is a small line diff for golden files: the lines of want and
 // got that differ, by a longest common subsequence.
 func lineDiff(want, got string) string {

@@ -32,7 +32,7 @@ func TestFTPSecureDownload(t *testing.T) {
 	c.cmdExpect("TYPE I", 200)
 
 	// 1. Good image, secure mode.
-	c.cmdExpect("CWD dsk", 200)
+	c.cmdExpect("CWD dsk", 250)
 	prelim, final := c.storePrelim("STOR os_file.bin", good)
 	oneLine(t, "STOR os_file.bin (preliminary)", prelim, "150 Data connection open, checked file transfer in process...")
 	oneLine(t, "STOR os_file.bin", final, fmt.Sprintf("226 STOR completed, %d bytes processed, data connection is closed.", len(good)))
