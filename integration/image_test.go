@@ -180,3 +180,25 @@ func TestCrashDuringVerifiedCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestChecksAllWithoutTrustedKeys (issue 10 item 2): with
+// [checks] enabled = ["all", "no crc"] and no trusted key, serve starts,
+// logs that SIGNATURE is off, and a good unsigned image commits with
+// real sftp.
+func TestChecksAllWithoutTrustedKeys(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "sftp")
+	s := newServer(t, "[checks]\nenabled = [\"all\", \"no crc\"]\n")
+	if _, ok := s.waitEvent(5*time.Second, "signature check off: no device.trusted_keys configured", nil); !ok {
+		t.Errorf("no warning that SIGNATURE is off; log:\n%s", s.proc.log.tail(20))
+	}
+	e, ok := s.waitEvent(5*time.Second, "image checks", nil)
+	if !ok || strings.Contains(e.str("on"), "signature") || strings.Contains(e.str("on"), "crc") || !strings.Contains(e.str("on"), "length") {
+		t.Errorf("image checks logged as %q, want all but signature and crc", e.str("on"))
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "os_file.bin", deviceImage(t, "11.7.3", 3))
+	if r := s.sftpBatch(t, dir, "put os_file.bin /mem/os_file.bin\nrename /mem/os_file.bin /dsk/os_file.bin\n"); r.exit != 0 {
+		t.Fatalf("commit of an unsigned image:\n%s", r)
+	}
+}

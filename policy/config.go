@@ -830,10 +830,27 @@ func (c *Config) fillDevice() error {
 	if c.Checks.On, err = image.ParseChecks(enabled); err != nil {
 		return at("checks", "enabled", fmt.Errorf("checks.enabled: %v", err))
 	}
+	if c.Checks.On&image.CheckSignature != 0 && len(d.Keys) == 0 && !namesSignature(enabled) {
+		// "all" means every check that can run: SIGNATURE cannot
+		// without a trusted key, so it is off (cmd logs it), as in the
+		// default. Only "signature" by name insists on it.
+		c.Checks.On &^= image.CheckSignature
+	}
 	if c.Checks.On&image.CheckSignature != 0 && len(d.Keys) == 0 {
-		return at("checks", "enabled", errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty and device.trusted_keys_dir holds no key (every known file would be refused); add a key or "no signature" to checks.enabled`))
+		return at("checks", "enabled", errors.New(`checks: SIGNATURE is on but device.trusted_keys is empty and device.trusted_keys_dir holds no key (every known file would be refused); add a key, or take "signature" out of checks.enabled`))
 	}
 	return nil
+}
+
+// namesSignature reports whether checks.enabled turns SIGNATURE on by
+// name ("signature", not only through "all").
+func namesSignature(enabled []string) bool {
+	for _, s := range enabled {
+		if strings.EqualFold(strings.TrimSpace(s), "signature") {
+			return true
+		}
+	}
+	return false
 }
 
 // Bounds of [ftp] banner: it is sent to every connection before login.

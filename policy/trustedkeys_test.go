@@ -115,3 +115,44 @@ func TestTrustedKeysDir(t *testing.T) {
 		})
 	}
 }
+
+// TestChecksAllWithoutKeys (issue 10 item 2): "all" means every check
+// that can run, so without a trusted key ["all"] and ["all", "no crc"]
+// load with SIGNATURE off, as the default does; naming "signature"
+// without a key is an error; with a key "all" includes it.
+func TestChecksAllWithoutKeys(t *testing.T) {
+	for _, tt := range []struct {
+		enabled string
+		want    image.Check
+	}{
+		{``, image.CheckAll &^ image.CheckSignature},
+		{`enabled = ["all"]`, image.CheckAll &^ image.CheckSignature},
+		{`enabled = ["all", "no crc"]`, image.CheckAll &^ (image.CheckSignature | image.CheckCRC)},
+		{`enabled = ["ALL", "No Profile"]`, image.CheckAll &^ (image.CheckSignature | image.CheckProfile)},
+		{`enabled = ["none", "crc"]`, image.CheckCRC},
+		{`enabled = ["all", "signature", "no signature"]`, image.CheckAll &^ image.CheckSignature},
+	} {
+		c, err := Parse("t.toml", []byte("[checks]\n"+tt.enabled+"\n"))
+		if err != nil {
+			t.Errorf("%s: %v", tt.enabled, err)
+			continue
+		}
+		if c.Checks.On != tt.want {
+			t.Errorf("%s: checks %v, want %v", tt.enabled, c.Checks.On, tt.want)
+		}
+	}
+	for _, enabled := range []string{`["all", "signature"]`, `["signature"]`, `["none", "Signature"]`} {
+		_, err := Parse("t.toml", []byte("[checks]\nenabled = "+enabled+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "SIGNATURE is on but device.trusted_keys is empty") {
+			t.Errorf("%s without a key: %v, want the SIGNATURE error", enabled, err)
+		}
+	}
+	line := strings.TrimSpace(string(authorizedLine(t, newPub(t))))
+	c, err := Parse("t.toml", []byte("[device]\ntrusted_keys = [\""+line+"\"]\n[checks]\nenabled = [\"all\", \"no crc\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := image.CheckAll &^ image.CheckCRC; c.Checks.On != want {
+		t.Errorf("with a key: checks %v, want %v", c.Checks.On, want)
+	}
+}
