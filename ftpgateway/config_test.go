@@ -2,6 +2,7 @@ package ftpgateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -186,6 +187,29 @@ func TestSiteReload(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("reload ran %d times, want once", n)
+	}
+}
+
+// TestSiteReloadAbsent (manual §3.10, docs/ftp.md): without a reload
+// command SITE RELOAD ON is "504 Feature not present." and STAT keeps
+// OFF; a command that cannot run is "550 Unable to create order."; OFF
+// is always accepted.
+func TestSiteReloadAbsent(t *testing.T) {
+	e := newTestEnv(t, tOpts{})
+	c := e.login(t, "root")
+	c.want("SITE RELOAD ON", "504 Feature not present.")
+	c.want("SITE RELOAD OFF", "200 RELOAD mode is set to OFF.")
+	c.want("STAT", "211-Server Status: READY", "211-Direct mode : OFF", "211-Immediate : ON", "211-Keepalive : OFF",
+		"211-Reply 119 : OFF", "211-Reload code : OFF", "211-Savebuffer : OFF", "211 Checks : NONE")
+
+	var calls atomic.Int32
+	e = newTestEnv(t, tOpts{reload: func() { calls.Add(1) }, reloadReady: func() error { return errors.New("not found") }})
+	c = e.login(t, "root")
+	c.want("SITE RELOAD ON", "550 Unable to create order.")
+	c.want("QUIT", "221 Goodbye.")
+	c.wantEOF("QUIT")
+	if n := calls.Load(); n != 0 {
+		t.Errorf("reload ran %d times after a refused SITE RELOAD ON", n)
 	}
 }
 

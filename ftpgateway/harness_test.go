@@ -50,12 +50,13 @@ type tOpts struct {
 	memMax int64  // staging buffer size; 0 = 64 MiB
 	// checks are the vfs image checks; 0 = none. With checks the device
 	// identity and trusted key of checkedDevice apply.
-	checks image.Check
-	noTLS  bool          // no TLS configuration (AUTH TLS answers 502)
-	logger hclog.Logger  // nil: t.Log at Debug level
-	reload func()        // Config.Reload
-	hash   func() string // password hash for the built-in users; nil = fastHash
-	listen string        // listener address; "" = 127.0.0.1:0
+	checks      image.Check
+	noTLS       bool          // no TLS configuration (AUTH TLS answers 502)
+	logger      hclog.Logger  // nil: t.Log at Debug level
+	reload      func()        // Config.Reload
+	reloadReady func() error  // Config.ReloadReady
+	hash        func() string // password hash for the built-in users; nil = fastHash
+	listen      string        // listener address; "" = 127.0.0.1:0
 }
 
 const defaultLimits = "login_fail_delay = \"10ms\"\nmax_sessions = 64\nmax_sessions_per_ip = 64\n"
@@ -156,7 +157,7 @@ level = "viewer"
 		t.Fatalf("vfs.New: %v", err)
 	}
 	t.Cleanup(func() { e.fs.Close() })
-	cfg := Config{Policy: pol, Store: e.fs, Logger: log.Named("ftp"), Audit: log.Named("audit"), Reload: o.reload}
+	cfg := Config{Policy: pol, Store: e.fs, Logger: log.Named("ftp"), Audit: log.Named("audit"), Reload: o.reload, ReloadReady: o.reloadReady}
 	if !o.noTLS {
 		cfg.TLS, err = hostkeys.LoadTLS("", "", t.TempDir())
 		if err != nil {

@@ -70,8 +70,13 @@ type Config struct {
 	Logger hclog.Logger // nil discards
 	Audit  hclog.Logger // the "audit" logger; nil discards
 	// Reload runs the configured reload command after the control
-	// connection that ordered SITE RELOAD has closed; nil: none.
+	// connection that ordered SITE RELOAD has closed; nil: none, and
+	// SITE RELOAD ON answers "504 Feature not present.".
 	Reload func()
+	// ReloadReady, if set, reports whether the reload command can run
+	// (it is executable); SITE RELOAD ON answers "550 Unable to create
+	// order." when it cannot.
+	ReloadReady func() error
 }
 
 // Server is the FTP gateway.

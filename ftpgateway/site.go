@@ -227,6 +227,17 @@ func (c *session) siteMode(sub, arg string) {
 		c.keepOn = v
 		c.send(replySiteKeepaliveOK, onOff(v))
 	case "RELOAD":
+		if v && c.srv.cfg.Reload == nil {
+			c.send(replyFeatureAbsent)
+			return
+		}
+		if v && c.srv.cfg.ReloadReady != nil {
+			if err := c.srv.cfg.ReloadReady(); err != nil {
+				c.log.Warn("SITE RELOAD ON: the reload command cannot run", "error", err)
+				c.send(replySiteCreateOrder)
+				return
+			}
+		}
 		c.reload = v
 		if v {
 			c.srv.audit.Info("reload ordered", "user", c.user.Name, "session", c.vs.ID, "remote_addr", c.remote)

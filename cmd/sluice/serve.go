@@ -297,7 +297,8 @@ func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclo
 			return err
 		}
 		srv, err := ftpgateway.New(ftpgateway.Config{Policy: cfg, Store: tree, Sessions: sessions, Defender: defender, TLS: tlsCfg,
-			Logger: log.Named("ftp"), Audit: audit, Reload: reloadFunc(cfg.FTP.ReloadCommand, log)})
+			Logger: log.Named("ftp"), Audit: audit, Reload: reloadFunc(cfg.FTP.ReloadCommand, log),
+			ReloadReady: reloadReady(cfg.FTP.ReloadCommand)})
 		if err != nil {
 			return usageError{err}
 		}
@@ -371,6 +372,18 @@ func btoi(b bool) int {
 
 // reloadFunc runs the configured reload command (no shell) for SITE
 // RELOAD.
+// reloadReady reports, for SITE RELOAD ON, whether the reload command
+// is an executable file (exec.LookPath); nil without a command.
+func reloadReady(argv []string) func() error {
+	if len(argv) == 0 {
+		return nil
+	}
+	return func() error {
+		_, err := exec.LookPath(argv[0])
+		return err
+	}
+}
+
 func reloadFunc(argv []string, log hclog.Logger) func() {
 	if len(argv) == 0 {
 		return nil
