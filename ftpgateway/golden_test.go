@@ -1,6 +1,7 @@
 package ftpgateway
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -97,6 +98,7 @@ var goldenScripts = []struct {
 	{name: "site", setup: func(t *testing.T, e *tEnv) {
 		writeHost(t, e.dsk, "CONFIG.CFG", []byte("cfg"))
 		writeHost(t, e.dsk, "notes.txt", []byte("not an image"))
+		writeHost(t, e.dsk, "long.txt", bytes.Repeat([]byte("longer than an image header, still not an image\n"), 100))
 	}, steps: []string{
 		stepLogin,
 		"SITE HELP", "STAT",
@@ -107,7 +109,7 @@ var goldenScripts = []struct {
 		"SITE SYSTMODE MSDOS", "SYST", "SITE SYSTMODE UNIX", "SYST",
 		"SITE STATBUFFER", "SITE CLEARBUFFER", "SITE SAVEBUFFER", "SITE STOREDEVICE",
 		"CWD /dsk", "SITE STOREDEVICE", "SITE SAVEBUFFER", "SITE BACKUP", "SITE COHERENCE",
-		"SITE GETAPPNAME", "SITE GETCFGNAME", "SITE GETBIOSVER", "SITE GETFILEVER notes.txt",
+		"SITE GETAPPNAME", "SITE GETCFGNAME", "SITE GETBIOSVER", "SITE GETFILEVER notes.txt", "SITE GETFILEVER long.txt",
 		"SITE GETFILEVER missing.bin", "SITE GETHDWLVL", "SITE LISTFIRMWARES", "SITE SYSTID", "SITE SAVESLAVES",
 		"SITE WHO", "SITE STATS", "SITE DISKFREE", "SITE DISKFREE mem", "CWD /", "SITE DISKFREE",
 		"QUIT", stepEOF,

@@ -691,9 +691,6 @@ const (
 	replyBufferCleared    reply = "211 Temporal buffer cleared and deallocated."
 	// replyStoreDevice: %s = the file system ("dsk"), %s = wordOn / wordOff (DIRECT).
 	replyStoreDevice reply = "211 %s: is permanent storage device, direct mode is %s."
-	// replyStoreDeviceNot: sluice, when the current directory is not a
-	// permanent file system (the root, mem, tst, ts1).
-	replyStoreDeviceNot reply = "211 %s: is not a permanent storage device, direct mode is %s."
 	// replyBufferStatus: %d MAX ([mem] max_bytes), %d REQ (bytes the
 	// staging store has allocated), %d BUSY (bytes of the session's staged
 	// file), %s its name. The manual prints "%s.%s" (an 8.3 base and

@@ -112,7 +112,8 @@ func (c *session) cmdSITE(arg string) bool {
 	case "STOREDEVICE":
 		fs := c.cwd
 		if !c.srv.cfg.Store.Permanent(fs) {
-			c.send(replyStoreDeviceNot, fsLabel(fs), onOff(c.direct))
+			// "/", mem and the sinks are no SAVEBUFFER target.
+			c.send(replySaveTargetBad)
 			return false
 		}
 		c.send(replyStoreDevice, fsLabel(fs), onOff(c.direct))
@@ -145,7 +146,11 @@ func (c *session) cmdSITE(arg string) bool {
 		c.sendLines(line1(replyHwLevelBIOS, bios), line1(replyHwLevelAppl, d.HWLevel))
 	case "LISTFIRMWARES":
 		_, fw, ok := c.info().ActiveApp()
-		if !ok || len(fw) == 0 {
+		if !ok {
+			c.send(replySiteInfoNA504)
+			return false
+		}
+		if len(fw) == 0 {
 			c.send(replyFirmwaresNone)
 			return false
 		}
@@ -454,9 +459,18 @@ func (c *session) siteFileVersion(arg string) {
 		return
 	}
 	defer r.Close()
+	if r.Size() < image.HeaderSize {
+		c.send(replySiteFileTooShort)
+		return
+	}
 	im, err := image.Parse(r, r.Size())
-	if err != nil {
-		c.send(replySiteInfoNA504)
+	var pe *image.ParseError
+	switch {
+	case errors.As(err, &pe):
+		c.send(replySiteInfoNA530) // not an image (D24)
+		return
+	case err != nil:
+		c.send(replySiteReadFailed)
 		return
 	}
 	c.send(replyFileVer, im.Version.String())

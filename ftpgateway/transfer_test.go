@@ -445,7 +445,7 @@ func TestDirectModeAtomic(t *testing.T) {
 	writeHost(t, e.dsk, "old.dat", old)
 	c := e.login(t, "root")
 	c.want("SITE DIRECT ON", "200 DIRECT is set to ON.")
-	c.want("SITE STOREDEVICE", "211 NUL: is not a permanent storage device, direct mode is ON.")
+	c.want("SITE STOREDEVICE", "503 Target file system not supports SAVEBUFFER.")
 	c.want("CWD /dsk", "250 CWD command successful.")
 	other := e.login(t, "root") // lists while c transfers
 	fresh := testPattern(400_000, 8)
