@@ -123,7 +123,8 @@ type FTP struct {
 	TLSKey     string `toml:"tls_key,omitempty,omitzero"`
 	RequireTLS bool   `toml:"require_tls,omitempty,omitzero"`
 	// ReloadCommand runs (no shell) after the control connection that
-	// ordered SITE RELOAD closes. Empty: SITE RELOAD only records the order.
+	// ordered SITE RELOAD closes. Empty: SITE RELOAD ON answers "504
+	// Feature not present.".
 	ReloadCommand []string `toml:"reload_command,omitempty,omitzero"`
 	// BackupDir is the reserve file system SITE BACKUP copies the active
 	// one to. Empty: SITE BACKUP answers "504 Feature not present.".

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ func (c *Config) Effective() Section {
 		{"ftp", tableOf(reflect.ValueOf(c.FTP))},
 		{"limits", tableOf(reflect.ValueOf(c.Limits))},
 		{"penalties", pen},
+		{"audit", tableOf(reflect.ValueOf(c.Audit))},
 		{"mem", tableOf(reflect.ValueOf(c.Mem))},
 		{"names", tableOf(reflect.ValueOf(c.Names))},
 		{"device", dev},
@@ -233,4 +235,95 @@ func tomlValue(v any) string {
 		return "[" + strings.Join(q, ", ") + "]"
 	}
 	return fmt.Sprint(v)
+}
+
+// FTPList is the FTP configuration as the manual's "FTP config> list"
+// shows it (§2.1.12), with sluice's settings: one "Label: value" line
+// each, the labels padded to one column. Settings the device has and
+// sluice has not (Priority) are left out; each line says where its value
+// comes from when the manual's label alone would not.
+func (c *Config) FTPList() []string {
+	enable := func(b bool) string {
+		if b {
+			return "ENABLE"
+		}
+		return "DISABLE"
+	}
+	sys := "UNIX"
+	if strings.EqualFold(c.FTP.OS, "msdos") {
+		sys = "MSDOS"
+	}
+	deffs := "NUL"
+	if c.FTP.DefaultFS != "" {
+		deffs = strings.ToUpper(c.FTP.DefaultFS)
+	}
+	control, data := "off", "off"
+	if c.FTP.Listen != "" {
+		control = c.FTP.Listen
+		if _, p, err := splitHostPort(c.FTP.Listen); err == nil {
+			control = strconv.Itoa(p)
+			switch {
+			case c.FTP.DataPort == -1:
+				data = "any (active mode)"
+			case c.FTP.DataPort > 0:
+				data = strconv.Itoa(c.FTP.DataPort)
+			default:
+				data = strconv.Itoa(p - 1)
+			}
+		}
+	}
+	bytesOr := func(n int) string {
+		if n == 0 {
+			return "system default"
+		}
+		return strconv.Itoa(n)
+	}
+	// The manual's "ALL", or the shorter of the checks on and "ALL" less
+	// the checks off, in checks.enabled's words.
+	checks := "NONE"
+	on, off := c.Checks.On.Names(), (image.CheckAll &^ c.Checks.On).Names()
+	switch {
+	case c.Checks.On == image.CheckAll:
+		checks = "ALL"
+	case len(off) < len(on):
+		checks = "ALL, NO " + strings.ToUpper(strings.Join(off, ", NO "))
+	case c.Checks.On != 0:
+		checks = strings.ToUpper(strings.Join(on, ", "))
+	}
+	if c.Checks.On&image.CheckSignature == 0 && len(c.Device.Keys) == 0 && len(off) < len(on) {
+		checks += " (SIGNATURE needs a trusted key)"
+	}
+	rows := [][2]string{
+		{"Operating System", sys},
+		{"Default File System", deffs},
+		{"Control port", control},
+		{"Data port", data},
+		{"Inactivity timer", fmt.Sprintf("%d seconds (FTP control connection idle between commands, never during a transfer: [ftp] inactivity_timer)",
+			int64(c.FTP.InactivityTimer/time.Second))},
+		{"Number of clients", fmt.Sprintf("%d (sessions, SSH and FTP together: [limits] max_sessions)", c.Limits.MaxSessions)},
+		{"Maximum Segment Size", bytesOr(c.FTP.MSS)},
+		{"Transmission Buffer Size", bytesOr(c.FTP.TxBuff)},
+		{"Reception Buffer Size", bytesOr(c.FTP.RxBuff)},
+		{"Temporal Buffer Size", fmt.Sprintf("%d ([mem] max_bytes)", c.Mem.MaxBytes)},
+		{"Reply", enable(c.FTP.Reply)},
+		{"Keepalive", enable(c.FTP.Keepalive)},
+		{"Immediate", "ENABLE (SITE IMMEDIATE per session)"},
+		{"Direct", enable(c.FTP.Direct)},
+		{"Checks", checks},
+	}
+	out := []string{"FTP configuration:"}
+	for _, r := range rows {
+		out = append(out, fmt.Sprintf("%-26s%s", r[0]+":", r[1]))
+	}
+	return out
+}
+
+// splitHostPort splits a listen address and parses its port.
+func splitHostPort(addr string) (string, int, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(p)
+	return h, n, err
 }

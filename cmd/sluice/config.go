@@ -17,15 +17,17 @@ import (
 
 func (a *app) configCmd() *cobra.Command {
 	var co common
-	var asJSON bool
+	var asJSON, list bool
 	c := &cobra.Command{
 		Use:   "config",
 		Short: "Print the effective configuration (like sshd -T)",
 		Long: `Prints every section of the configuration as serve would use it, with the
 defaults filled in, in the file's own TOML syntax or with --json as one JSON
 object. Passwords are only said to be set, authorized keys are given by
-fingerprint and trusted keys by key id. The configuration is checked first,
-as "sluice config check" checks it.`,
+fingerprint and trusted keys by key id. The TOML starts with the FTP settings
+as the manual's "FTP config> list" shows them (§2.1.12), as comments; --list
+prints only those. The configuration is checked first, as "sluice config
+check" checks it.`,
 		Args: subcommands,
 		RunE: a.act(func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 { // "sluice config help"
@@ -39,6 +41,14 @@ as "sluice config check" checks it.`,
 			if err := preflight(co.configPath(), cfg); err != nil {
 				return usageError{err}
 			}
+			if list {
+				for _, l := range cfg.FTPList() {
+					if _, err := fmt.Fprintln(a.stdout, l); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			eff := append(policy.Section{{Key: "config_file", Value: absPath(co.configPath())}}, cfg.Effective()...)
 			if asJSON {
 				b, err := json.MarshalIndent(eff, "", "  ")
@@ -48,12 +58,22 @@ as "sluice config check" checks it.`,
 				_, err = fmt.Fprintf(a.stdout, "%s\n", b)
 				return err
 			}
+			for _, l := range cfg.FTPList() {
+				if _, err := fmt.Fprintln(a.stdout, "# "+l); err != nil {
+					return err
+				}
+			}
+			if _, err := fmt.Fprintln(a.stdout); err != nil {
+				return err
+			}
 			return eff.WriteTOML(a.stdout)
 		}),
 		SuggestionsMinimumDistance: 2,
 	}
 	co.flags(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	c.Flags().BoolVar(&list, "list", false, `print only the FTP settings as the manual's "FTP config> list" (§2.1.12)`)
+	c.MarkFlagsMutuallyExclusive("json", "list")
 
 	var cc common
 	check := &cobra.Command{
