@@ -22,7 +22,9 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the serv
 func TestFTPLibReplies(t *testing.T) {
 	t.Parallel()
 	python := requireTool(t, "python3")
-	s := newFTPServer(t, "[limits]\nlogin_fail_delay = \"300ms\"\n")
+	// A legal notice (issue 10 item 9) as 220- lines before the greeting.
+	banner := writeFile(t, t.TempDir(), "banner.txt", []byte("Authorised access only.\nActivity is logged.\n"))
+	s := newFTPServer(t, "[limits]\nlogin_fail_delay = \"300ms\"\n[ftp]\nbanner = \""+banner+"\"\n")
 	dir := t.TempDir()
 	img := writeFile(t, dir, "os_file.bin", deviceImage(t, "11.7.3", 7))
 	// For COHERENCE (manual §3.6): a newer application that requires

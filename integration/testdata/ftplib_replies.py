@@ -51,6 +51,8 @@ PATTERNS = [
     # Listings: dates.
     (re.compile(r"^( ?\S{10} +\d+ \S+ +\S+ +\d+ )\w{3} [ \d]\d +(?:\d\d:\d\d|\d{4}) (.*)$"), r"\1<date> \2"),
     (re.compile(r"^\d\d-\d\d-\d\d  \d\d:\d\d[AP]M (.*)$"), r"<date> \1"),
+    # MLSD/MLST: the file systems' times (the directories' own).
+    (re.compile(r"\b(type=[cp]?dir;modify=)\d{14}"), r"\1<time>"),
 ]
 
 
@@ -94,6 +96,8 @@ def attempt(what, fn):
     try:
         return fn()
     except ftplib.all_errors as e:
+        if len(what) > 200:
+            what = "%s... (%d bytes)" % (what[:16], len(what))
         emit("! %s: %s" % (what, type(e).__name__))
         return None
 
@@ -125,6 +129,7 @@ cmd(f, "SYST")
 cmd(f, "NOOP")
 cmd(f, "PBSZ 0")
 cmd(f, "PROT P")
+cmd(f, "ACCT TEST0")
 cmd(f, "PASS nouser")
 
 note("login: USER always answers 331; a bad password is refused after a delay")
@@ -175,6 +180,12 @@ cmd(f, "SMNT dsk")
 cmd(f, "PWD")
 cmd(f, "SMNT nosuch")
 cmd(f, "SMNT")
+cmd(f, "CWD dsk")
+cmd(f, "CWD bio")
+cmd(f, "CWD /dsk/x/y")
+cmd(f, "CWD nul")
+cmd(f, "CWD ..")
+cmd(f, "SMNT fda")
 cmd(f, "CWD /")
 
 note("answered as the manual says")
@@ -206,7 +217,9 @@ cmd(f, "EPRT x")
 cmd(f, "EPRT |1|127.0.0.300|51000|")
 cmd(f, "EPRT |1|127.0.0.1|99999|")
 cmd(f, "EPRT |1|127.0.0.2|51000|")
+cmd(f, "EPRT |1|127,0,0,1|51000|")
 cmd(f, "EPSV 3")
+listing(f, "LIST /dsk/" + "a" * 300)
 
 note("secure mode (DIRECT OFF): STOR goes to the staging buffer")
 hello = b"hello, sluice\n" * 100
@@ -304,6 +317,27 @@ store(f, "STOR config.cfg", b"set hostname sluice\n")
 cmd(f, "SITE SAVEBUFFER")
 cmd(f, "SITE GETCFGNAME")
 
+note("DIRECT ON with the client's local path (manual 5.1.4)")
+cmd(f, "SITE DIRECT ON")
+store(f, "STOR ../_85xx/config.cfg", b"set hostname sluice\n")
+cmd(f, "SITE DIRECT OFF")
+
+note("modern clients: MFMT, MLST, MLSD, OPTS MLST")
+cmd(f, "MFMT 20190506070809 /dsk/OS_FILE.BIN")
+cmd(f, "MFMT 20030201123456.5 config.cfg")
+cmd(f, "MFMT 2003020112 config.cfg")
+cmd(f, "MFMT 20030201123456")
+cmd(f, "MFMT 20030201123456 nosuch.cfg")
+cmd(f, "MDTM config.cfg")
+cmd(f, "MLST config.cfg")
+cmd(f, "MLST /dsk")
+cmd(f, "MLST /dsk/nosuch.cfg")
+listing(f, "MLSD")
+listing(f, "MLSD /")
+cmd(f, "OPTS MLST size;type;bogus;")
+cmd(f, "MLST /dsk/OS_FILE.BIN")
+cmd(f, "OPTS MLST type;size;modify;perm;")
+
 note("the other SITE commands")
 for a in ["SITE DIRECT ON", "STAT", "SITE DIRECT OFF", "SITE DIRECT MAYBE", "SITE DIRECT",
           "SITE REPLY ON", "SITE REPLY OFF", "SITE REPLY X",
@@ -335,6 +369,8 @@ cmd(f, "CDUP")
 cmd(f, "SMNT dsk")
 cmd(f, "SITE DIRECT OFF")
 cmd(f, "SIZE /dsk/OS_FILE.BIN")
+retrieve(f, "RETR /dsk/OS_FILE.BIN")
+store(f, "STOR OS_FILE.BIN", b"not checked in TEST mode" * 10)
 got = retrieve(f, "RETR 1234")
 note("RETR 1234 returned %d bytes" % len(got))
 got = retrieve(f, "RETR /tst/1234")
