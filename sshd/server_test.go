@@ -203,8 +203,8 @@ func TestOnlySFTPSubsystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fis, err := cl.ReadDir("/"); err != nil || len(fis) != 4 {
-		t.Errorf("ReadDir(/): got %d entries, %v; want 4 (dsk mem ts1 tst)", len(fis), err)
+	if fis, err := cl.ReadDir("/"); err != nil || len(fis) != 6 {
+		t.Errorf("ReadDir(/): got %d entries, %v; want 6 (dsk mem state.txt ts1 tst verdicts.txt)", len(fis), err)
 	}
 	ch.CloseWrite()
 	status := -1
