@@ -54,6 +54,7 @@
 # Every measurement also records the CPU the rest of the machine used
 # meanwhile (/proc/stat busy time less server and client): other work.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-5}
 while getopts n: opt; do
@@ -86,8 +87,6 @@ WAITED_TOTAL=0
 
 SLUICE_PID= VSFTPD_PID=
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 stop_pid() { # pid
 	[ -n "$1" ] || return 0
@@ -101,45 +100,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on, below
-# the ephemeral range so that no outgoing connection takes it meanwhile.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 12000))
-		if [ -z "$(ss -Htln "sport = :$p")" ] && ! in_ranges "$p"; then echo "$p"; return; fi
-	done
-	die "no free port"
-}
-# free_range N prints the first port of N consecutive free ports (passive
-# ranges), below the ephemeral range and clear of ranges already taken.
-TAKEN=()
-in_ranges() { local r; for r in "${TAKEN[@]}"; do [ "$1" -ge "${r%-*}" ] && [ "$1" -le "${r#*-}" ] && return 0; done; return 1; }
-free_range() {
-	local b n=$1
-	for _ in $(seq 100); do
-		b=$((20000 + RANDOM % (12000 - n)))
-		if [ -z "$(ss -Htln "( sport >= :$b and sport <= :$((b + n - 1)) )")" ] && ! in_ranges "$b" && ! in_ranges $((b + n - 1)); then
-			TAKEN+=("$b-$((b + n - 1))")
-			echo "$b"
-			return
-		fi
-	done
-	die "no free port range"
-}
-
-wait_listen() { # port pid
-	for _ in $(seq 200); do
-		[ -n "$(ss -Htln "sport = :$1")" ] && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 # wait_load BLOCK: wait until the 1-minute load average is below LOAD_MAX,
 # at most LOAD_WAIT seconds and within the LOAD_BUDGET of all waits; the
@@ -268,20 +228,6 @@ log "sluice pid $SLUICE_PID port $SLUICE_PORT (pasv $SLUICE_PASV+$PASV_N, pprof 
 
 # ---------------------------------------------------------------- measuring
 
-# Process tree CPU (ticks), living and reaped (bench/sftp.sh).
-tree_pids() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1"); do tree_pids "$p"; done
-}
-cpu_tree() {
-	local p t=0 v
-	for p in $(tree_pids "$1"); do
-		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
-}
 # cpu SERVER: the server's CPU ticks so far. For vsftpd, first wait (up to
 # 5 s) until the session's processes have exited and been reaped (only the
 # reaper and the listener left), so that a process is not read both living
@@ -298,8 +244,6 @@ cpu() {
 		;;
 	esac
 }
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-client_cpu() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 
 # measure LABEL SERVER KIND CMD…: runs CMD once and appends to $RAW the
 # seconds (KIND curl: curl's time_total, which CMD prints, followed by its

@@ -25,6 +25,7 @@
 # per GiB and the ratios sluice/sshd. bench/sftp-pool.sh pools the raw
 # results of several runs (KEEP=1) and keeps only the quiet samples.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-5}
 while getopts n: opt; do
@@ -50,8 +51,6 @@ RAW=$T/raw.tsv # see measure
 SLUICE_PID= SSHD_PID= IDLE_FIFO_OPEN=0
 declare -a IDLE_PIDS=() SFTP_CMD=()
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 cleanup() {
 	if [ ${#IDLE_PIDS[@]} -gt 0 ]; then kill "${IDLE_PIDS[@]}" 2>/dev/null || true; fi
@@ -69,26 +68,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on, below
-# the ephemeral range so that no outgoing connection takes it meanwhile.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 12000))
-		if [ -z "$(ss -Htln "sport = :$p")" ]; then echo "$p"; return; fi
-	done
-	die "no free port"
-}
-
-wait_listen() { # port pid
-	for _ in $(seq 200); do
-		[ -n "$(ss -Htln "sport = :$1")" ] && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 # ---------------------------------------------------------------- setup
 
@@ -206,8 +185,6 @@ cpu() {
 	esac
 }
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 # measure LABEL SERVER BATCH [sftp options…]: one timed session, recorded
 # in $RAW as wall seconds and server CPU seconds.
@@ -234,12 +211,6 @@ measure_run() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$srv" "$(calc %.4f "$t1 - $t0")" "$(calc %.2f "$c1 - $c0")" \
 		"$(calc %.2f "($k1 - $k0) / $HZ")" "$(calc %.2f "($b1 - $b0 - $k1 + $k0) / $HZ - ($c1 - $c0)")" >>"$RAW"
 }
-
-# busy prints the machine's busy CPU time in ticks (/proc/stat: all but
-# idle and iowait); client_cpu the CPU time of this script's reaped
-# children (the sftp client and its ssh).
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-client_cpu() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 
 batch() { # name lines…
 	local f=$T/batch.$1
@@ -389,32 +360,6 @@ rm -f "$SSHD_DIR/big.dat"
 sftp_to sluice "$(batch rm_dsk2 "-rm /dsk/big.dat")" >/dev/null 2>&1
 
 # ---------------------------------------------------------------- idle sessions
-
-# Memory of a process tree: sum of PSS and of RSS (kB) over PID and all its
-# descendants.
-tree_pids() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1"); do tree_pids "$p"; done
-}
-cpu_tree() { # pid → CPU ticks of the tree, living and reaped
-	local p t=0 v
-	for p in $(tree_pids "$1"); do
-		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
-}
-mem_kb() { # pid → "pss rss nprocs"
-	local p pss=0 rss=0 n=0 a b
-	for p in $(tree_pids "$1"); do
-		a=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
-		b=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || continue
-		[ -n "$a" ] && [ -n "$b" ] || continue
-		pss=$((pss + a)) rss=$((rss + b)) n=$((n + 1))
-	done
-	echo "$pss $rss $n"
-}
 
 # Each idle client runs "pwd" (so the session is up and the SFTP INIT
 # done), then blocks in a local command reading a FIFO that this script

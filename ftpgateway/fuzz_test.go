@@ -222,3 +222,23 @@ func (s *fuzzSession) serveData(addr string) {
 	dc.SetReadDeadline(time.Now().Add(testTimeout))
 	io.CopyN(io.Discard, dc, 1<<20)
 }
+
+// FuzzParseMFMTTime: MFMT's time-val (RFC 3659 §2.3) is accepted only as
+// 14 digits and an optional 1 to 9 digit fraction, and what is accepted
+// formats back to its whole seconds.
+func FuzzParseMFMTTime(f *testing.F) {
+	for _, s := range []string{"20190506070809", "20030201123456.5", "20030201123456.123456789", "2003020112",
+		"20030201123456.", "20031301123456", "20030230000000", "2003020112345x", "+0030201123456", "20030201123456.1234567890"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, ok := parseMFMTTime(s)
+		if !ok {
+			return
+		}
+		whole, _, _ := strings.Cut(s, ".")
+		if tm.Location() != time.UTC || tm.Format("20060102150405") != whole {
+			t.Errorf("parseMFMTTime(%q) = %v, which formats as %s", s, tm, tm.Format("20060102150405"))
+		}
+	})
+}
