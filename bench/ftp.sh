@@ -32,10 +32,18 @@
 #           ../shared/REFERENCE-SERVERS.md (anon_root on $WORK, uploads into
 #           pub/), plus anon_umask=022 so that anonymous RETR may read the
 #           uploaded file (vsftpd's default 077 makes it 0600 → 550).
+#   vlocal  the same vsftpd, logged in as a local user (VLOCAL_USER, created
+#           if missing, with a new random password each run, home and
+#           local_root $WORK/…/vsftpd-root/local): a password checked by
+#           PAM (pam_unix, Debian's yescrypt hash), the fair row for
+#           sluice's password login. VLOCAL=0 leaves it out (it needs root
+#           for useradd and chpasswd).
 #   Clients curl (STOR: `curl -T FILE URL`, RETR: `curl -o /dev/null URL`;
 #           passive, curl's default EPSV) and lftp (`mirror -R` of NFILES
-#           files into the existing flat directory /dsk or /pub; lftp's
-#           SITE UTIME is switched off for both, sluice does not have it).
+#           files into the existing flat directory /dsk or /pub; lftp then
+#           sets each file's time: MFMT on sluice, MDTM with a time on
+#           vsftpd (ftp:use-mdtm-overloaded; vsftpd's mdtm_write), so both
+#           do the same work; SITE UTIME is off, neither has it).
 #
 # Time: curl's time_total (connect, login, transfer, final 226 reply; for
 # sluice's STOR that includes its fsync and rename); lftp: wall clock of the
@@ -55,6 +63,8 @@
 # meanwhile (/proc/stat busy time less server and client): other work.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+VLOCAL=${VLOCAL:-1}
+VLOCAL_USER=${VLOCAL_USER:-sluicebench}
 
 RUNS=${RUNS:-5}
 while getopts n: opt; do
@@ -142,20 +152,15 @@ PPROF_PORT=$(free_port)
 TAKEN+=("$PPROF_PORT-$PPROF_PORT")
 SLUICE_PASV=$(free_range $PASV_N)
 
-# First run: writes sluice.toml with the supervisor "root" and prints its
-# password once.
+# First run: writes sluice.toml with the supervisor "root", and its
+# password to DATA/initial-root-password (stdout is not a terminal).
 "$T/sluice" serve --data "$SD" --ssh-addr "" --ftp-addr "127.0.0.1:$SLUICE_PORT" >"$T/first.out" 2>"$T/first.log" &
 SLUICE_PID=$!
 wait_listen "$SLUICE_PORT" "$SLUICE_PID" || { cat "$T/first.log" >&2; die "sluice (first run) did not start"; }
-PW=
-for _ in $(seq 100); do
-	PW=$(sed -n 's/^sluice: supervisor user "root" has password \([^ ]*\) (shown once)$/\1/p' "$T/first.out")
-	[ -n "$PW" ] && break
-	sleep 0.05
-done
+PW=$(cat "$SD/initial-root-password" 2>/dev/null || true)
 stop_pid "$SLUICE_PID"
 SLUICE_PID=
-[ -n "$PW" ] || { cat "$T/first.out" >&2; die "no supervisor password on sluice's first run"; }
+[ -n "$PW" ] || { cat "$T/first.out" "$T/first.log" >&2; die "no supervisor password on sluice's first run"; }
 
 # toml_set FILE SECTION KEY VALUE: set KEY in [SECTION], replacing the key
 # if the section has it, adding it (and the section) otherwise. The first
@@ -194,8 +199,18 @@ VSFTPD_PORT=$(free_port)
 TAKEN+=("$VSFTPD_PORT-$VSFTPD_PORT")
 VSFTPD_PASV=$(free_range $PASV_N)
 VR=$T/vsftpd-root
-mkdir -p "$VR/pub" "$T/vsftpd-empty"
+mkdir -p "$VR/pub" "$VR/local" "$T/vsftpd-empty"
 chown ftp:ftp "$VR/pub"
+SERVERS="sluice vsftpd"
+if [ "$VLOCAL" = 1 ]; then
+	id "$VLOCAL_USER" >/dev/null 2>&1 || useradd -M -s /bin/bash "$VLOCAL_USER" || die "useradd $VLOCAL_USER failed (VLOCAL=0 leaves the local-user row out)"
+	VLPW=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+	echo "$VLOCAL_USER:$VLPW" | chpasswd || die "chpasswd failed"
+	usermod -d "$VR/local" "$VLOCAL_USER" # vsftpd changes into the home first
+	chmod 711 "$T"                         # mktemp's 0700: the user must pass through
+	chown "$VLOCAL_USER" "$VR/local"
+	SERVERS="sluice vsftpd vlocal"
+fi
 chmod 755 "$VR" "$T/vsftpd-empty"
 cat >"$T/vsftpd.conf" <<EOF
 listen=YES
@@ -206,7 +221,10 @@ background=NO
 anonymous_enable=YES
 no_anon_password=YES
 anon_root=$VR
-local_enable=NO
+local_enable=$([ "$VLOCAL" = 1 ] && echo YES || echo NO)
+local_root=$VR/local
+local_umask=022
+pam_service_name=vsftpd
 write_enable=YES
 anon_upload_enable=YES
 anon_other_write_enable=YES
@@ -224,6 +242,7 @@ EOF
 VSFTPD_PID=$! # the reaper; vsftpd's listener is its child
 wait_listen "$VSFTPD_PORT" "$VSFTPD_PID" || { cat "$T/vsftpd.log" >&2; die "vsftpd did not start"; }
 VURL=ftp://127.0.0.1:$VSFTPD_PORT
+VLURL=ftp://$VLOCAL_USER:${VLPW:-}@127.0.0.1:$VSFTPD_PORT
 log "sluice pid $SLUICE_PID port $SLUICE_PORT (pasv $SLUICE_PASV+$PASV_N, pprof $PPROF_PORT); vsftpd pid $VSFTPD_PID port $VSFTPD_PORT (pasv $VSFTPD_PASV+$PASV_N)"
 
 # ---------------------------------------------------------------- measuring
@@ -235,7 +254,7 @@ log "sluice pid $SLUICE_PID port $SLUICE_PORT (pasv $SLUICE_PASV+$PASV_N, pprof 
 cpu() {
 	case $1 in
 	sluice) cpu_tree "$SLUICE_PID" ;;
-	vsftpd)
+	vsftpd | vlocal)
 		for _ in $(seq 500); do
 			[ "$(tree_pids "$VSFTPD_PID" | wc -l)" -le 2 ] && break
 			sleep 0.01
@@ -274,15 +293,16 @@ curl_retr() { # url: prints time_total; fails unless all bytes came
 	[ "${r##* }" = "$SIZE" ] || { echo "RETR got ${r##* } bytes, not $SIZE" >&2; return 1; }
 	echo "${r% *}"
 }
-LFTP_SET="set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; set ftp:use-site-utime no; set ftp:use-site-utime2 no"
+LFTP_SET="set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; set ftp:use-site-utime no; set ftp:use-site-utime2 no; set ftp:use-mdtm-overloaded yes"
 lftp_mirror() { # server
 	case $1 in
 	sluice) lftp -u "root,$PW" -p "$SLUICE_PORT" -e "$LFTP_SET; cd dsk; mirror -R --no-perms --no-umask $T/small .; quit" 127.0.0.1 ;;
 	vsftpd) lftp -u anonymous, -p "$VSFTPD_PORT" -e "$LFTP_SET; cd pub; mirror -R --no-perms --no-umask $T/small .; quit" 127.0.0.1 ;;
+	vlocal) lftp -u "$VLOCAL_USER,$VLPW" -p "$VSFTPD_PORT" -e "$LFTP_SET; mirror -R --no-perms --no-umask $T/small .; quit" 127.0.0.1 ;;
 	esac >/dev/null
 }
-dir_of() { case $1 in sluice) echo "$SD/dsk" ;; vsftpd) echo "$VR/pub" ;; esac; }
-url_of() { case $1 in sluice) echo "$SURL/dsk/big.dat" ;; vsftpd) echo "$VURL/pub/big.dat" ;; esac; }
+dir_of() { case $1 in sluice) echo "$SD/dsk" ;; vsftpd) echo "$VR/pub" ;; vlocal) echo "$VR/local" ;; esac; }
+url_of() { case $1 in sluice) echo "$SURL/dsk/big.dat" ;; vsftpd) echo "$VURL/pub/big.dat" ;; vlocal) echo "$VLURL/big.dat" ;; esac; }
 
 check_size() { # file bytes
 	local s
@@ -302,7 +322,7 @@ head -c $((NFILES * 4096)) /dev/urandom | split -a 5 -d -b 4096 - "$T/small/s"
 
 # Smoke test: each server takes a STOR, gives it back, and lftp's mirror
 # puts files into the existing flat directory without creating one.
-for srv in sluice vsftpd; do
+for srv in $SERVERS; do
 	curl -sS --fail -T "$T/small/s00000" "$(url_of "$srv")" -o /dev/null || die "smoke STOR to $srv failed"
 	curl -sS --fail -o "$T/smoke.$srv" "$(url_of "$srv")" || die "smoke RETR from $srv failed"
 	cmp -s "$T/small/s00000" "$T/smoke.$srv" || die "smoke RETR from $srv returned other bytes"
@@ -314,7 +334,7 @@ done
 # untimed round per server keeps that out of run 1.
 for _ in $(seq "$WARMUP"); do
 	log "warm-up: one untimed ${SIZE_MIB} MiB STOR and RETR per server"
-	for srv in sluice vsftpd; do
+	for srv in $SERVERS; do
 		rm -f "$(dir_of "$srv")/big.dat"
 		curl_stor "$T/src.dat" "$(url_of "$srv")" >/dev/null || die "warm-up STOR to $srv failed"
 		curl_retr "$(url_of "$srv")" >/dev/null || die "warm-up RETR from $srv failed"
@@ -326,7 +346,7 @@ done
 # Each run is two blocks (large files, small files), each preceded by a
 # wait for a quiet machine. The server that goes first alternates.
 for run in $(seq "$RUNS"); do
-	if [ $((run % 2)) = 1 ]; then order="sluice vsftpd"; else order="vsftpd sluice"; fi
+	if [ $((run % 2)) = 1 ]; then order=$SERVERS; else order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' '); fi
 
 	wait_load "run$run-large"
 	log "run $run/$RUNS: ${SIZE_MIB} MiB STOR and RETR ($order first; load $(cut -d' ' -f1 /proc/loadavg))"
@@ -335,12 +355,12 @@ for run in $(seq "$RUNS"); do
 		measure stor "$srv" curl curl_stor "$T/src.dat" "$(url_of "$srv")"
 		check_size "$(dir_of "$srv")/big.dat" "$SIZE"
 	done
-	[ "$run" = 1 ] && { cmp_big sluice; cmp_big vsftpd; }
+	if [ "$run" = 1 ]; then for srv in $SERVERS; do cmp_big "$srv"; done; fi
 	for srv in $order; do
 		measure retr "$srv" curl curl_retr "$(url_of "$srv")"
 	done
 	for srv in $order; do
-		case $srv in sluice) u=$SURL ;; vsftpd) u=$VURL ;; esac
+		case $srv in sluice) u=$SURL ;; vsftpd) u=$VURL ;; vlocal) u=$VLURL ;; esac
 		measure login "$srv" curl curl_login "$u"
 	done
 
@@ -419,11 +439,12 @@ SMB=$(calc %.6f "$NFILES * 4096 / 1e6")
 SGIB=$(calc %.8f "$NFILES * 4096 / 1073741824")
 ROWS=$T/rows.tsv # label tput-ratio cpu-ratio
 : >"$ROWS"
-row() { # title label mb gib
-	local st sc dt dc
+row() { # title label mb gib [reference server, default vsftpd]
+	local st sc dt dc ref=${5:-vsftpd} key=$2
+	[ "$ref" = vsftpd ] || key=$2-$ref
 	st=$(med "$2" sluice 3) sc=$(calc %.4f "$(med "$2" sluice 4) / $HZ")
-	dt=$(med "$2" vsftpd 3) dc=$(calc %.4f "$(med "$2" vsftpd 4) / $HZ")
-	printf '%s\t%s\t%s\n' "$2" "$(calc %.2f "$dt / $st")" "$(awk -v a="$sc" -v b="$dc" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }')" >>"$ROWS"
+	dt=$(med "$2" "$ref" 3) dc=$(calc %.4f "$(med "$2" "$ref" 4) / $HZ")
+	printf '%s\t%s\t%s\n' "$key" "$(calc %.2f "$dt / $st")" "$(awk -v a="$sc" -v b="$dc" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }')" >>"$ROWS"
 	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" \
 		"$(calc %.0f "$3 / $st")" "$(calc %.0f "$3 / $dt")" "$(calc %.2f "$dt / $st")" \
 		"$(calc %.2f "$sc / $4")" "$(calc %.2f "$dc / $4")" \
@@ -474,13 +495,31 @@ verdict() { # label → "met" / "not met" for both targets
 	echo "- RETR: $(verdict retr)"
 	echo "- small files: $(verdict small)"
 	echo
+	if [ "$VLOCAL" = 1 ]; then
+		echo "### Against vsftpd with a local user (password checked by PAM, yescrypt); medians of $RUNS runs"
+		echo
+		echo "| transfer | sluice MB/s | vsftpd (local user) MB/s | throughput sluice/vsftpd | sluice CPU s/GiB | vsftpd CPU s/GiB | CPU sluice/vsftpd |"
+		echo "|---|---:|---:|---:|---:|---:|---:|"
+		row "STOR ${SIZE_MIB} MiB (curl -T), whole session" stor "$MB" "$GIB" vlocal
+		row "RETR ${SIZE_MIB} MiB (curl -o /dev/null), whole session" retr "$MB" "$GIB" vlocal
+		row "$NFILES × 4 KiB, lftp mirror -R" small "$SMB" "$SGIB" vlocal
+		echo
+		echo "One login-only session with a password: sluice $(calc %.1f "$(med login sluice 3) * 1000") ms wall and $(calc %.3f "$(med login sluice 4) / $HZ") s server CPU (bcrypt, cost 10);" \
+			"vsftpd with a local user $(calc %.1f "$(med login vlocal 3) * 1000") ms wall and $(calc %.3f "$(med login vlocal 4) / $HZ") s server CPU (PAM: pam_unix with yescrypt, pam_shells, pam_listfile)." \
+			"Data phase: STOR vsftpd (local user) $(calc %.0f "$MB / $(med stor vlocal 7)") MB/s ($(calc %.2f "$(med stor vlocal 7) / $(med stor sluice 7)")× sluice/vsftpd), RETR $(calc %.0f "$MB / $(med retr vlocal 7)") MB/s ($(calc %.2f "$(med retr vlocal 7) / $(med retr sluice 7)")×)."
+		echo
+		echo "- STOR, whole session with a password login: $(verdict stor-vlocal)"
+		echo "- RETR, whole session with a password login: $(verdict retr-vlocal)"
+		echo "- small files: $(verdict small-vlocal)"
+		echo
+	fi
 	echo "Per run (in run order; CPU in clock ticks of 1/$HZ s, so a 0.01 s resolution):"
 	echo
 	echo "| | sluice seconds (data phase) | vsftpd seconds (data phase) | sluice CPU s | vsftpd CPU s | client (curl/lftp) CPU s, sluice / vsftpd | other processes' CPU s, sluice / vsftpd |"
 	echo "|---|---|---|---|---|---|---|"
 	for l in stor retr small login; do
 		printf '| %s | %s | %s | %s | %s | %s / %s | %s / %s |\n' "$l" \
-			"$(runs2 $l sluice)" "$(runs2 $l vsftpd)" \
+			"$(runs2 $l sluice)" "$(runs2 $l vsftpd)$([ "$VLOCAL" = 1 ] && echo "; local user: $(runs2 $l vlocal)")" \
 			"$(awk -F'\t' -v l=$l -v hz="$HZ" '$1 == l && $2 == "sluice" { printf "%s%.2f", (n++ ? ", " : ""), $4 / hz }' "$RAW")" \
 			"$(awk -F'\t' -v l=$l -v hz="$HZ" '$1 == l && $2 == "vsftpd" { printf "%s%.2f", (n++ ? ", " : ""), $4 / hz }' "$RAW")" \
 			"$(calc %.2f "$(med $l sluice 5) / $HZ")" "$(calc %.2f "$(med $l vsftpd 5) / $HZ")" \
