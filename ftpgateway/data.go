@@ -255,7 +255,10 @@ func (c *session) cmdEPSV(arg string) bool {
 func (c *session) listenPassive(ip net.IP) (net.Listener, error) {
 	c.data.close()
 	f := c.srv.pol().FTP
-	var lc net.ListenConfig
+	// KeepAlive -1: no TCP keepalive on the accepted data connection
+	// unless SITE KEEPALIVE is ON (dataOptions); Go's default would turn
+	// it on with three setsockopt calls per transfer.
+	lc := net.ListenConfig{KeepAlive: -1}
 	if f.PasvMin == 0 {
 		l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(ip.String(), "0"))
 		if err == nil {
@@ -359,7 +362,7 @@ func (c *session) dialData(ctx context.Context) (net.Conn, error) {
 		port = local.Port - 1
 	}
 	if port > 0 && local != nil {
-		d := net.Dialer{Timeout: c.srv.dataTimeout(), LocalAddr: &net.TCPAddr{IP: local.IP, Port: port},
+		d := net.Dialer{Timeout: c.srv.dataTimeout(), KeepAlive: -1, LocalAddr: &net.TCPAddr{IP: local.IP, Port: port},
 			Control: func(_, _ string, rc syscall.RawConn) error {
 				var serr error
 				rc.Control(func(fd uintptr) {
@@ -375,7 +378,7 @@ func (c *session) dialData(ctx context.Context) (net.Conn, error) {
 		// fall back to any port rather than fail the transfer.
 		c.log.Debug("dial from the data port failed; using any port", "port", port, "error", err)
 	}
-	d := net.Dialer{Timeout: c.srv.dataTimeout()}
+	d := net.Dialer{Timeout: c.srv.dataTimeout(), KeepAlive: -1} // as listenPassive
 	if local != nil {
 		d.LocalAddr = &net.TCPAddr{IP: local.IP}
 	}

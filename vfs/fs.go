@@ -247,7 +247,7 @@ func (f *FS) Close() error {
 	var errs []error
 	for _, m := range f.mounts {
 		if m.host != nil {
-			errs = append(errs, m.host.root.Close())
+			errs = append(errs, m.host.close())
 		}
 	}
 	return errors.Join(errs...)

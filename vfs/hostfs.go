@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/sluice/sluice/atomicfile"
 )
 
 // hostFS is a flat file system on a host directory, confined with os.Root
@@ -20,6 +19,11 @@ import (
 type hostFS struct {
 	dir  string
 	root *os.Root
+	// dirf is the directory itself, open for the fsync after each rename
+	// (syncDir): one open for the mount's life instead of an open, fstat
+	// and close per commit. Like root, it stays on the directory that was
+	// opened.
+	dirf *os.File
 }
 
 func openHost(dir string, log hclog.Logger) (*hostFS, error) {
@@ -30,11 +34,16 @@ func openHost(dir string, log hclog.Logger) (*hostFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hostFS{dir: dir, root: root}
+	dirf, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	h := &hostFS{dir: dir, root: root, dirf: dirf}
 	// A crash between create and rename leaves a temporary file: remove it.
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		root.Close()
+		h.close()
 		return nil, err
 	}
 	for _, e := range ents {
@@ -48,6 +57,11 @@ func openHost(dir string, log hclog.Logger) (*hostFS, error) {
 	}
 	return h, nil
 }
+
+// syncDir makes the directory's entries durable (after a rename).
+func (h *hostFS) syncDir() error { return h.dirf.Sync() }
+
+func (h *hostFS) close() error { return errors.Join(h.dirf.Close(), h.root.Close()) }
 
 // stat returns the info of a regular file; anything else is not found.
 func (h *hostFS) stat(name string) (fs.FileInfo, error) {
@@ -154,7 +168,7 @@ func (h *hostFS) commitTemp(f *os.File, tmp, name string, mtime time.Time, fault
 		return err
 	}
 	fault(StageRenamed)
-	return atomicfile.SyncDir(h.dir)
+	return h.syncDir()
 }
 
 func (h *hostFS) abortTemp(f *os.File, tmp string) {
@@ -172,7 +186,7 @@ func (h *hostFS) rename(oldName, newName string) error {
 	if err := h.root.Rename(oldName, newName); err != nil {
 		return err
 	}
-	return atomicfile.SyncDir(h.dir)
+	return h.syncDir()
 }
 
 // chtimes sets a regular file's times.
@@ -190,7 +204,7 @@ func (h *hostFS) remove(name string) error {
 	if err := h.root.Remove(name); err != nil {
 		return err
 	}
-	return atomicfile.SyncDir(h.dir)
+	return h.syncDir()
 }
 
 func isNoSpace(err error) bool {
