@@ -31,10 +31,20 @@ func (s *Server) dataTimeout() time.Duration {
 	return defaultDataTimeout
 }
 
-// sendChunk is how much of a file one sendfile call under one write
-// deadline may move: small, so that a slow but live reader renews the
-// deadline often, and a stalled one is seen within about data_timeout.
-const sendChunk = 128 << 10
+// sendChunk is how much of a file the first sendfile call under one
+// write deadline may move: small, so that a slow but live reader renews
+// the deadline often, and a stalled one is seen within about
+// data_timeout. While chunks move in under a sixteenth of data_timeout,
+// each next one doubles, up to maxSendChunk: at the same rate it still
+// takes under an eighth of the deadline, so only a reader that slows
+// down more than eightfold at once could time out while reading. A chunk
+// that takes over a quarter of it halves the next. Large chunks cut the
+// sendfile calls and deadline renewals of a fast download by 32 (issue
+// 11: about 20 % more throughput on loopback).
+const (
+	sendChunk    = 128 << 10
+	maxSendChunk = 4 << 20
+)
 
 // dataState is the session's data-connection setup: an active address
 // (PORT/EPRT) or a passive listener (PASV/EPSV), used by the next transfer.
@@ -454,9 +464,11 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 		return io.Copy(writerOnly{c}, r)
 	}
 	var total int64
+	size := int64(sendChunk)
 	for lr.N > 0 {
-		c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, sendChunk)}
+		start := time.Now()
+		c.Conn.SetWriteDeadline(start.Add(c.timeout))
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, size)}
 		n, err := rf.ReadFrom(chunk)
 		lr.N -= n
 		total += n
@@ -464,8 +476,21 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 		if err != nil || n == 0 {
 			return total, err
 		}
+		size = nextSendChunk(size, time.Since(start), c.timeout)
 	}
 	return total, nil
+}
+
+// nextSendChunk is the size of the next sendfile chunk after one of size
+// took took, under deadlines of timeout (sendChunk).
+func nextSendChunk(size int64, took, timeout time.Duration) int64 {
+	switch {
+	case took < timeout/16:
+		return min(size*2, maxSendChunk)
+	case took > timeout/4:
+		return max(size/2, sendChunk)
+	}
+	return size
 }
 
 // writerOnly hides ReadFrom, so io.Copy uses Write.

@@ -480,3 +480,28 @@ func TestTransferPanic(t *testing.T) {
 	}
 	other.want("NOOP", "200 OK.")
 }
+
+// TestNextSendChunk: sendfile chunks double while they move in under a
+// sixteenth of the data timeout, up to maxSendChunk, halve when one takes
+// over a quarter, down to sendChunk, and otherwise stay.
+func TestNextSendChunk(t *testing.T) {
+	const timeout = 16 * time.Second
+	for _, tt := range []struct {
+		size int64
+		took time.Duration
+		want int64
+	}{
+		{sendChunk, 10 * time.Millisecond, 2 * sendChunk},
+		{maxSendChunk, time.Millisecond, maxSendChunk},
+		{maxSendChunk / 2, time.Millisecond, maxSendChunk},
+		{4 * sendChunk, 999 * time.Millisecond, 8 * sendChunk},
+		{4 * sendChunk, time.Second, 4 * sendChunk},
+		{4 * sendChunk, 4 * time.Second, 4 * sendChunk},
+		{4 * sendChunk, 4*time.Second + 1, 2 * sendChunk},
+		{sendChunk, 10 * time.Second, sendChunk},
+	} {
+		if got := nextSendChunk(tt.size, tt.took, timeout); got != tt.want {
+			t.Errorf("nextSendChunk(%d, %v, %v) = %d, want %d", tt.size, tt.took, timeout, got, tt.want)
+		}
+	}
+}
