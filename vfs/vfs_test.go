@@ -281,6 +281,22 @@ func TestSinks(t *testing.T) {
 	if !bytes.Equal(part, a[4093:14093]) {
 		t.Error("unaligned ReadAt differs from the sequential read")
 	}
+	// Every offset within a few cipher blocks, and reads past the end.
+	r, _ = tr.fs.OpenRead(root, "/tst/1000000")
+	for off := int64(0); off < 40; off++ {
+		p := make([]byte, 37)
+		if n, err := r.ReadAt(p, off); n != 37 || err != nil || !bytes.Equal(p, a[off:off+37]) {
+			t.Errorf("ReadAt(37 bytes, %d): %d, %v, equal %v", off, n, err, bytes.Equal(p, a[off:off+37]))
+		}
+	}
+	tail := make([]byte, 100)
+	if n, err := r.ReadAt(tail, 1000000-30); n != 30 || err != io.EOF || !bytes.Equal(tail[:30], a[1000000-30:]) {
+		t.Errorf("ReadAt across the end: %d, %v", n, err)
+	}
+	r.Close()
+	if c := get(t, tr.fs, root, "/ts1/1000000"); bytes.Equal(c[:64], a[:64]) {
+		t.Error("/ts1/1000000 and /tst/1000000 are the same bytes")
+	}
 	var z bytes.Buffer
 	gz := gzip.NewWriter(&z)
 	gz.Write(a)
