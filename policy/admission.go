@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -173,7 +174,7 @@ type Ban struct {
 // Defender keeps per-source scores and bans, shared by SSH and FTP (DESIGN
 // §6). Memory is bounded by Penalties.MaxSources.
 type Defender struct {
-	cfg Penalties
+	cfg atomic.Pointer[Penalties] // SetPenalties replaces it (reload)
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 	// OnBan, if set, is called (outside the lock) when a source is banned:
@@ -242,15 +243,33 @@ func NewDefender(p Penalties) *Defender {
 		c.Penalties.Enabled, c.Penalties.Allow, c.Penalties.AllowNets = p.Enabled, p.Allow, p.AllowNets
 		p = c.Penalties
 	}
-	return &Defender{cfg: p, Now: time.Now, srcs: map[string]*srcState{}, locks: map[string]*srcLock{}}
+	d := &Defender{Now: time.Now, srcs: map[string]*srcState{}, locks: map[string]*srcLock{}}
+	d.cfg.Store(&p)
+	return d
 }
+
+// SetPenalties puts p in force for every later event and check (a
+// reload of [penalties]). Scores and bans already given stay: a source
+// banned under the old settings stays banned until its ban ends; its
+// points count against the new threshold. Off (enabled = false) ignores
+// every score and ban from then on.
+func (d *Defender) SetPenalties(p Penalties) {
+	if d == nil {
+		return
+	}
+	n := NewDefender(p)
+	d.cfg.Store(n.cfg.Load())
+}
+
+// pen is the penalties in force.
+func (d *Defender) pen() *Penalties { return d.cfg.Load() }
 
 // Allowed reports whether ip is on the allow-list.
 func (d *Defender) Allowed(ip net.IP) bool {
 	if d == nil {
 		return false
 	}
-	for _, n := range d.cfg.AllowNets {
+	for _, n := range d.pen().AllowNets {
 		if n.Contains(ip) {
 			return true
 		}
@@ -260,7 +279,7 @@ func (d *Defender) Allowed(ip net.IP) bool {
 
 // Banned reports whether ip's source is banned now, and until when.
 func (d *Defender) Banned(ip net.IP) (time.Time, bool) {
-	if d == nil || !d.cfg.On() || d.Allowed(ip) {
+	if d == nil || !d.pen().On() || d.Allowed(ip) {
 		return time.Time{}, false
 	}
 	d.mu.Lock()
@@ -278,19 +297,20 @@ func (d *Defender) Banned(ip net.IP) (time.Time, bool) {
 // Add scores ev for ip's source and reports whether the source is banned
 // (now, or already).
 func (d *Defender) Add(ip net.IP, ev Event) bool {
-	if d == nil || !d.cfg.On() || d.Allowed(ip) {
+	if d == nil || !d.pen().On() || d.Allowed(ip) {
 		return false
 	}
-	pts := d.points(ev)
+	cfg := d.pen()
+	pts := cfg.points(ev)
 	src := Source(ip)
 	d.mu.Lock()
 	now := d.Now()
 	st := d.srcs[src]
 	if st == nil {
-		if len(d.srcs) >= d.cfg.MaxSources {
-			d.pruneLocked(now)
+		if len(d.srcs) >= cfg.MaxSources {
+			d.pruneLocked(now, cfg)
 		}
-		if len(d.srcs) >= d.cfg.MaxSources {
+		if len(d.srcs) >= cfg.MaxSources {
 			d.mu.Unlock()
 			return false // permissive on overflow
 		}
@@ -305,26 +325,26 @@ func (d *Defender) Add(ip net.IP, ev Event) bool {
 		d.mu.Unlock()
 		return false
 	}
-	st.expire(now, d.cfg.Observation)
+	st.expire(now, cfg.Observation)
 	st.events = append(st.events, scored{now, pts})
 	total := 0
 	for _, e := range st.events {
 		total += e.points
 	}
-	if total < d.cfg.Threshold {
+	if total < cfg.Threshold {
 		d.mu.Unlock()
 		return false
 	}
 	// Repetition is forgotten after a quiet MaxBanTime since the last ban.
-	if !st.lastBan.IsZero() && now.Sub(st.lastBan) > d.cfg.MaxBanTime+d.cfg.Observation {
+	if !st.lastBan.IsZero() && now.Sub(st.lastBan) > cfg.MaxBanTime+cfg.Observation {
 		st.bans = 0
 	}
 	st.bans++
-	dur := d.cfg.BanTime
-	for i := 1; i < st.bans && dur < d.cfg.MaxBanTime; i++ {
+	dur := cfg.BanTime
+	for i := 1; i < st.bans && dur < cfg.MaxBanTime; i++ {
 		dur *= 2
 	}
-	dur = min(dur, d.cfg.MaxBanTime)
+	dur = min(dur, cfg.MaxBanTime)
 	st.until, st.lastBan, st.events, st.reason = now.Add(dur), now, nil, ev.String()
 	ban := Ban{Source: src, Until: st.until, Count: st.bans, Reason: ev.String()}
 	d.mu.Unlock()
@@ -334,16 +354,16 @@ func (d *Defender) Add(ip net.IP, ev Event) bool {
 	return true
 }
 
-func (d *Defender) points(ev Event) int {
+func (p *Penalties) points(ev Event) int {
 	switch ev {
 	case EventPassword:
-		return d.cfg.ScorePassword
+		return p.ScorePassword
 	case EventUnknownUser:
-		return d.cfg.ScoreUnknownUser
+		return p.ScoreUnknownUser
 	case EventNoAuth:
-		return d.cfg.ScoreNoAuth
+		return p.ScoreNoAuth
 	case EventLimit:
-		return d.cfg.ScoreLimit
+		return p.ScoreLimit
 	}
 	return 0
 }
@@ -358,11 +378,11 @@ func (st *srcState) expire(now time.Time, obs time.Duration) {
 
 // pruneLocked forgets sources with no ban in force, no points left and
 // no repetition to remember.
-func (d *Defender) pruneLocked(now time.Time) {
+func (d *Defender) pruneLocked(now time.Time, cfg *Penalties) {
 	for k, st := range d.srcs {
-		st.expire(now, d.cfg.Observation)
+		st.expire(now, cfg.Observation)
 		if len(st.events) == 0 && !now.Before(st.until) &&
-			(st.lastBan.IsZero() || now.Sub(st.lastBan) > d.cfg.MaxBanTime+d.cfg.Observation) {
+			(st.lastBan.IsZero() || now.Sub(st.lastBan) > cfg.MaxBanTime+cfg.Observation) {
 			delete(d.srcs, k)
 		}
 	}

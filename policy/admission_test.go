@@ -238,3 +238,46 @@ func TestPenaltyConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDefenderSetPenalties (reload of [penalties]): a lower threshold
+// applies to the next event, counting the points already scored; the
+// allow-list and off take effect at once; a ban given before stays.
+func TestDefenderSetPenalties(t *testing.T) {
+	d, _ := defender(Penalties{})
+	a, b := net.ParseIP("192.0.2.1"), net.ParseIP("192.0.2.2")
+	for range 3 { // 6 of the default threshold 20
+		if d.Add(a, EventPassword) {
+			t.Fatal("banned under the default threshold")
+		}
+	}
+	var cfg Config
+	cfg.Penalties = Penalties{Threshold: 8}
+	if err := cfg.fillPenalties(); err != nil {
+		t.Fatal(err)
+	}
+	d.SetPenalties(cfg.Penalties)
+	if !d.Add(a, EventPassword) || !ban(d, a) {
+		t.Fatal("not banned at 8 points after the threshold was lowered to 8")
+	}
+	off := false
+	cfg.Penalties.Enabled = &off
+	d.SetPenalties(cfg.Penalties)
+	if ban(d, a) || d.Add(b, EventUnknownUser) {
+		t.Error("penalties off: a ban or a score still counts")
+	}
+	on := true
+	cfg.Penalties.Enabled = &on
+	cfg.Penalties.Allow = []string{"192.0.2.2/32"}
+	if err := cfg.fillPenalties(); err != nil {
+		t.Fatal(err)
+	}
+	d.SetPenalties(cfg.Penalties)
+	if !ban(d, a) {
+		t.Error("penalties on again: the ban given before is gone")
+	}
+	for range 10 {
+		if d.Add(b, EventUnknownUser) {
+			t.Fatal("an allow-listed source was banned")
+		}
+	}
+}

@@ -158,6 +158,7 @@ type reloader struct {
 		Reload(image.Check, image.Device, bool)
 	}
 	sessions *policy.SessionLimiter
+	defender *policy.Defender // [penalties] (SetPenalties)
 	fronts   []reloadable
 	// auditFile, if set, is reopened at each SIGHUP (logrotate).
 	auditFile *auditlog.File
@@ -210,6 +211,11 @@ func (r *reloader) reload() {
 	}
 	r.tree.Reload(next.Checks.On, next.ImageDevice(), next.Checks.AllowDeleteActive)
 	r.sessions.SetLimits(next.Limits)
+	if !reflect.DeepEqual(r.cur.Penalties, next.Penalties) {
+		r.defender.SetPenalties(next.Penalties)
+		r.log.Info("penalties reloaded", "enabled", next.Penalties.On(), "threshold", next.Penalties.Threshold,
+			"allow", len(next.Penalties.Allow))
+	}
 	r.cur = next
 	r.log.Info("configuration reloaded", "users", len(next.Users), "checks", next.Checks.On.String(),
 		"trusted_keys", len(next.Device.Keys))
@@ -237,7 +243,6 @@ func restartOnly(old, next *policy.Config) []string {
 	diff("[mem]", old.Mem, next.Mem)
 	diff("[names]", old.Names, next.Names)
 	diff("limits.max_file_bytes", old.Limits.MaxFileBytes, next.Limits.MaxFileBytes)
-	diff("[penalties]", old.Penalties, next.Penalties)
 	return out
 }
 
@@ -248,5 +253,4 @@ func keepRunning(next, cur *policy.Config) {
 	next.FTP.Listen, next.FTP.TLSCert, next.FTP.TLSKey = cur.FTP.Listen, cur.FTP.TLSCert, cur.FTP.TLSKey
 	next.FTP.ReloadCommand = cur.FTP.ReloadCommand
 	next.Limits.MaxFileBytes = cur.Limits.MaxFileBytes
-	next.Penalties = cur.Penalties
 }

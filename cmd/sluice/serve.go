@@ -264,7 +264,8 @@ func runServer(ctx context.Context, cfgPath string, cfg *policy.Config, log hclo
 		return err
 	}
 	defer stopMetrics()
-	rl := &reloader{path: cfgPath, log: log, file: file, cur: cfg, tree: tree, sessions: sessions, auditFile: auditFile}
+	rl := &reloader{path: cfgPath, log: log, file: file, cur: cfg, tree: tree, sessions: sessions, defender: defender,
+		auditFile: auditFile}
 	type front struct {
 		name  string
 		addr  string
