@@ -3,7 +3,9 @@ package integration
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -200,5 +202,42 @@ func TestChecksAllWithoutTrustedKeys(t *testing.T) {
 	writeFile(t, dir, "os_file.bin", deviceImage(t, "11.7.3", 3))
 	if r := s.sftpBatch(t, dir, "put os_file.bin /mem/os_file.bin\nrename /mem/os_file.bin /dsk/os_file.bin\n"); r.exit != 0 {
 		t.Fatalf("commit of an unsigned image:\n%s", r)
+	}
+}
+
+// TestImageCheckCommand runs `sluice image check` through the binary on
+// the data directory of a running server: a good image is accepted (exit
+// 0), a bad-CRC one refused (exit 1) with the manual's text, in the table
+// and with --json, and a commit over SFTP agrees with it.
+func TestImageCheckCommand(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, "")
+	dir := t.TempDir()
+	good := deviceImage(t, "11.7.3", 21)
+	bad := append([]byte(nil), good...)
+	bad[image.HeaderSize+500] ^= 0x11
+	gp, bp := writeFile(t, dir, "os_file.bin", good), writeFile(t, dir, "bad.bin", bad)
+
+	out, stderr, err := runSluice(t, "image", "check", "--data", s.data, "--name", "OS_FILE.BIN", gp)
+	if err != nil || !strings.Contains(out, "verdict  accepted: a commit would store it") {
+		t.Errorf("image check of a good image: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err = runSluice(t, "image", "check", "--data", s.data, "--name", "OS_FILE.BIN", bp)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "verdict  refused: Bad crc of checked file") {
+		t.Errorf("image check of a bad-CRC image: %v, want exit status 1 and the manual's text\n%s%s", err, out, stderr)
+	}
+	out, _, _ = runSluice(t, "image", "check", "--json", "--data", s.data, "--name", "OS_FILE.BIN", bp)
+	var r struct{ Verdict, Detail string }
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Verdict != "refused" || !strings.HasPrefix(r.Detail, "Bad crc of checked file") {
+		t.Errorf("image check --json: %+v, %v\n%s", r, err, out)
+	}
+	// The server agrees: the same bytes are refused by a commit.
+	c := s.sftpClient(t)
+	if err := upload(c, "/mem/bad.bin", bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename("/mem/bad.bin", "/dsk/OS_FILE.BIN"); err == nil {
+		t.Error("the server committed the image that image check refused")
 	}
 }

@@ -54,9 +54,10 @@ func (a *app) imageCmd() *cobra.Command {
 // imageCheckCmd is `sluice image check FILE`: the checks' verdicts
 // against this device, without uploading (imagecheck.go).
 func (a *app) imageCheckCmd() *cobra.Command {
-	c := &cobra.Command{Use: "check FILE [--name NAME.BIN] [--config FILE] [--data DIR]",
+	c := &cobra.Command{Use: "check FILE [--name NAME.BIN] [--json] [--config FILE] [--data DIR]",
 		Short: "Show each check's verdict on an image against this device's identity, keys and state, without uploading"}
 	c.Flags().String("name", "", "name the file would be stored under (default: FILE's base name)")
+	c.Flags().Bool("json", false, "print one JSON object (file, image, device, checks, verdict) instead of the table")
 	c.Flags().String("config", "", "configuration file (default DATA/sluice.toml)")
 	c.Flags().String("data", defaultData, "data directory")
 	return a.legacy(c, func(args []string) error { return imageCheck(args, a.stdout) })

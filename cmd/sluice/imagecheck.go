@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,12 +43,13 @@ func imageCheck(args []string, stdout io.Writer) error {
 	var c common
 	c.register(fs)
 	as := fs.String("name", "", "name the file would be stored under (default: FILE's base name); only .BIN and .BFW names are checked")
+	asJSON := fs.Bool("json", false, "print one JSON object (file, image, device, checks, verdict) instead of the table")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{errors.New("usage: sluice image check [--config FILE] [--data DIR] [--name NAME] FILE")}
+		return usageError{errors.New("usage: sluice image check [--config FILE] [--data DIR] [--name NAME] [--json] FILE")}
 	}
 	var o policy.Overrides
 	fs.Visit(func(f *flag.Flag) {
@@ -85,6 +87,11 @@ func imageCheck(args []string, stdout io.Writer) error {
 
 	dev := cfg.ImageDevice()
 	on := cfg.Checks.On
+	res := checkResult{File: path, Bytes: len(data), StoredAs: name, Checks: []checkRow{}}
+	jsonOut := stdout
+	if *asJSON {
+		stdout = io.Discard // the table is not printed; res is
+	}
 	fmt.Fprintf(stdout, "file     %s (%d bytes), stored as %s\n", path, len(data), name)
 	im, parseErr := image.Parse(bytes.NewReader(data), int64(len(data)))
 	switch {
@@ -95,7 +102,11 @@ func imageCheck(args []string, stdout io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "image    %s %s version %s, hw level %d, hw ids %#x, min bios %s, profile %q, %s\n",
 			im.Kind, im.Name, im.Version, im.HWLevel, im.HardwareIDs, im.MinBIOS, im.Profile, signedText(im))
+		res.Image = &imageInfo{Kind: im.Kind.String(), Name: im.Name, Version: im.Version.String(), HWLevel: im.HWLevel,
+			HardwareIDs: im.HardwareIDs, MinBIOS: im.MinBIOS.String(), Profile: im.Profile, Signed: signedText(im)}
 	}
+	res.Known = image.IsKnownName(name)
+	res.Valid = parseErr == nil
 	biosLevel := ""
 	if dev.BIOSHWLevel != 0 {
 		biosLevel = fmt.Sprintf(" (bios images %d)", dev.BIOSHWLevel)
@@ -104,7 +115,9 @@ func imageCheck(args []string, stdout io.Writer) error {
 		dev.SystemID, dev.HardwareID, dev.HWLevel, biosLevel, dev.BIOSVersion, dev.Profile, len(dev.TrustedKeys))
 	if app, _, ok := tree.ActiveApp(); ok {
 		fmt.Fprintf(stdout, "state    active application %s\n", app)
+		res.ActiveApp = app
 	}
+	res.On = on.String()
 	fmt.Fprintf(stdout, "checks   %s\n\n", on)
 
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
@@ -135,13 +148,16 @@ func imageCheck(args []string, stdout io.Writer) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", ck, verdict, detail)
+		res.Checks = append(res.Checks, checkRow{Check: ck.String(), Verdict: verdict, Detail: detail})
 	}
 	known := im != nil && image.IsKnownName(name)
 	if on&image.CheckPath != 0 && known {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", image.CheckPath, "action", "stored in /"+image.TargetFS(im))
+		res.Checks = append(res.Checks, checkRow{Check: image.CheckPath.String(), Verdict: "action", Detail: "stored in /" + image.TargetFS(im)})
 	}
 	if on&image.CheckRename != 0 && known {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", image.CheckRename, "action", "stored as "+im.Name)
+		res.Checks = append(res.Checks, checkRow{Check: image.CheckRename.String(), Verdict: "action", Detail: "stored as " + im.Name})
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -155,10 +171,59 @@ func imageCheck(args []string, stdout io.Writer) error {
 			return fmt.Errorf("image check: %w", err)
 		}
 		fmt.Fprintf(stdout, "\nverdict  %s: %s\n", verdict, detail)
+		res.Verdict, res.Detail = verdict, detail
+		if err := res.print(jsonOut, *asJSON); err != nil {
+			return err
+		}
 		return errRefused
 	}
 	fmt.Fprintln(stdout, "\nverdict  accepted: a commit would store it")
-	return nil
+	res.Verdict = "accepted"
+	return res.print(jsonOut, *asJSON)
+}
+
+// checkResult is what image check found, for --json.
+type checkResult struct {
+	File      string     `json:"file"`
+	Bytes     int        `json:"bytes"`
+	StoredAs  string     `json:"stored_as"`
+	Known     bool       `json:"known"` // a .BIN or .BFW name: the checks apply
+	Valid     bool       `json:"valid"` // the bytes parse as an image
+	Image     *imageInfo `json:"image,omitempty"`
+	ActiveApp string     `json:"active_application,omitempty"`
+	On        string     `json:"checks_on"`
+	Checks    []checkRow `json:"checks"`
+	Verdict   string     `json:"verdict"`          // "accepted" or "refused"
+	Detail    string     `json:"detail,omitempty"` // the refusal: the manual's text and the particulars
+}
+
+type imageInfo struct {
+	Kind        string   `json:"kind"`
+	Name        string   `json:"name"`
+	Version     string   `json:"version"`
+	HWLevel     uint32   `json:"hw_level"`
+	HardwareIDs []uint32 `json:"hardware_ids"`
+	MinBIOS     string   `json:"min_bios"`
+	Profile     string   `json:"profile"`
+	Signed      string   `json:"signed"`
+}
+
+type checkRow struct {
+	Check   string `json:"check"`
+	Verdict string `json:"verdict"` // ok, refused, off, n/a, action
+	Detail  string `json:"detail,omitempty"`
+}
+
+func (r *checkResult) print(w io.Writer, asJSON bool) error {
+	if !asJSON {
+		return nil
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 // refusal turns a Verify error into a verdict: "refused" with the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -228,6 +229,50 @@ func TestImageCheckRows(t *testing.T) {
 		var ue usageError
 		if err := imageCheck(args, &out); !errors.As(err, &ue) {
 			t.Errorf("image check %q: %v, want a usage error", args, err)
+		}
+	}
+}
+
+// TestImageCheckJSON: --json gives the same verdicts as the table, as one
+// JSON object, for an accepted and a refused (bad CRC) image.
+func TestImageCheckJSON(t *testing.T) {
+	dir, key := checkDataDir(t)
+	good := buildTestImage(t, "2.0.0", key)
+	bad := bytes.Clone(good)
+	bad[image.HeaderSize+10] ^= 0xff
+	for _, tt := range []struct {
+		name    string
+		data    []byte
+		verdict string
+		crc     string
+	}{{"good", good, "accepted", "ok"}, {"bad crc", bad, "refused", "refused"}} {
+		file := filepath.Join(t.TempDir(), "OS_FILE.BIN")
+		if err := os.WriteFile(file, tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err := imageCheck([]string{"--json", "--data", dir, file}, &out)
+		if (tt.verdict == "refused") != errors.Is(err, errRefused) {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		var r checkResult
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("%s: not one JSON object: %v\n%s", tt.name, err, out.String())
+		}
+		if r.Verdict != tt.verdict || r.Image == nil || r.Image.Name != "OS_FILE.BIN" || r.Image.Version != "2.0" || !r.Known || !r.Valid {
+			t.Errorf("%s: %+v", tt.name, r)
+		}
+		crc := ""
+		for _, row := range r.Checks {
+			if row.Check == "crc" {
+				crc = row.Verdict
+			}
+		}
+		if crc != tt.crc {
+			t.Errorf("%s: crc row %q, want %q", tt.name, crc, tt.crc)
+		}
+		if tt.verdict == "refused" && r.Detail != "Bad crc of checked file" && !strings.HasPrefix(r.Detail, "Bad crc of checked file") {
+			t.Errorf("%s: detail %q", tt.name, r.Detail)
 		}
 	}
 }
