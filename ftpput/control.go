@@ -38,11 +38,29 @@ type ReplyError struct {
 func (e *ReplyError) Error() string { return fmt.Sprintf("%03d %s", e.Code, e.Msg) }
 
 // control is the client's end of the control connection. It is used by
-// one goroutine.
+// one goroutine, and while an active-mode transfer waits for the
+// server's connection, by one more that only peeks (watch).
 type control struct {
 	nc net.Conn // the idle-timed TCP connection, or TLS over it
 	r  *textproto.Reader
 	br *bufio.Reader
+	// watching, if not nil, is closed when watch's peek has returned:
+	// reply waits for it before it reads.
+	watching chan struct{}
+	peekErr  error // watch's result, read after watching is closed
+}
+
+// watch peeks at the control connection in a goroutine until a byte
+// arrives or the read fails (its idle deadline, a close); the returned
+// channel is closed then. The bytes stay for reply.
+func (c *control) watch() <-chan struct{} {
+	done := make(chan struct{})
+	c.watching = done
+	go func() {
+		defer close(done)
+		_, c.peekErr = c.br.Peek(1)
+	}()
+	return done
 }
 
 func newControl(nc net.Conn) *control {
@@ -52,6 +70,10 @@ func newControl(nc net.Conn) *control {
 
 // reply reads one reply, single- or multi-line (RFC 959 §4.2).
 func (c *control) reply() (int, string, error) {
+	if c.watching != nil {
+		<-c.watching
+		c.watching = nil
+	}
 	code, msg, err := c.r.ReadResponse(0)
 	if err != nil {
 		return 0, "", err

@@ -188,7 +188,7 @@ func (s *session) store(ctx context.Context, name string, f io.Reader, prog prog
 		return &ReplyError{Code: code, Msg: msg}
 	}
 	if ln != nil {
-		if dc, err = s.t.accept(ln, s.peer); err != nil {
+		if dc, err = s.acceptActive(ln); err != nil {
 			return err
 		}
 		defer dc.Close()
@@ -225,6 +225,44 @@ func (s *session) store(ctx context.Context, name string, f io.Reader, prog prog
 		return &ReplyError{Code: code, Msg: msg}
 	}
 	return nil
+}
+
+// acceptActive waits for the server's connection to the active-mode
+// listener. A server that cannot connect says so on the control
+// connection after its 150 (sluice and the device answer 425 then), so
+// the control connection is watched meanwhile: a reply there ends the
+// wait with that reply instead of the timeout.
+func (s *session) acceptActive(ln *net.TCPListener) (*idleConn, error) {
+	type accepted struct {
+		c   *idleConn
+		err error
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		c, err := s.t.accept(ln, s.peer)
+		acc <- accepted{c, err}
+	}()
+	watched := s.c.watch()
+	select {
+	case a := <-acc:
+		return a.c, a.err // the watch goes on; reply waits for it
+	case <-watched:
+	}
+	if s.c.peekErr != nil {
+		// The control connection's idle deadline or its end: the
+		// accept decides, as without the watch.
+		a := <-acc
+		return a.c, a.err
+	}
+	ln.Close() // ends the accept
+	if a := <-acc; a.c != nil {
+		a.c.Close()
+	}
+	code, msg, err := s.c.reply()
+	if err != nil {
+		return nil, err
+	}
+	return nil, &ReplyError{Code: code, Msg: msg}
 }
 
 // chunk is the size of one read of the file and one write to the data

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -264,5 +265,24 @@ func TestErrorText(t *testing.T) {
 	e := &Error{Kind: TransferFailed, Op: "STOR a", Err: &ReplyError{Code: 550, Msg: "line one\nline\x1b[2Jtwo"}}
 	if got, want := e.Error(), "put: STOR a: 550 line one; line?[2Jtwo"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestPutActive425: a server that answers STOR with 150 and then, unable
+// to connect to the active-mode listener, 425 (sluice and the device do):
+// put reports the server's 425 as a transfer error instead of waiting for
+// its timeout (30 s here: a regression fails, it does not hang).
+func TestPutActive425(t *testing.T) {
+	file, _ := writeFile(t, "OS_FILE.BIN", 10<<10)
+	f := startFakeFTP(t, func(f *fakeFTP) {
+		f.storReply = "150 Data connection open, file transfer in process...\r\n425 Unable to open data transport."
+	})
+	out, code, err := put(t, context.Background(), Config{Addr: f.addr(), User: "root", Pass: "pw", File: file, Timeout: 30 * time.Second})
+	var re *ReplyError
+	if !errors.As(err, &re) || re.Code != 425 || re.Msg != "Unable to open data transport." || out != "Transfer error\n" || code != 1 {
+		t.Errorf("got %q, exit %d, %v; want the server's 425 as a transfer error (exit 1)", out, code, err)
+	}
+	if cmds := strings.Join(f.commands(), "|"); !strings.HasSuffix(cmds, "|STOR OS_FILE.BIN") || !strings.Contains(cmds, "|PORT ") {
+		t.Errorf("commands: %s; want PORT, then STOR last", cmds)
 	}
 }
