@@ -109,6 +109,8 @@ func (a *app) group(use, short string, subs ...*cobra.Command) *cobra.Command {
 // answered here, with exit status 0.
 func (a *app) legacy(c *cobra.Command, run func(args []string) error) *cobra.Command {
 	c.DisableFlagParsing = true
+	// cobra completes the declared flags' names but not their values.
+	c.ValidArgsFunction = legacyComplete
 	c.RunE = a.act(func(cmd *cobra.Command, args []string) error {
 		for _, x := range args {
 			if x == "--" {
@@ -121,6 +123,31 @@ func (a *app) legacy(c *cobra.Command, run func(args []string) error) *cobra.Com
 		return run(args)
 	})
 	return c
+}
+
+// legacyComplete completes a command whose flags app.legacy parses
+// (cobra completes their names from the declaration, not their values):
+// the value of a flag that takes one with a directory for --data, the
+// levels for --level, nothing for a duration, and files for the rest
+// (--config, --authorized-key, --cacert); an argument with files.
+func legacyComplete(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	fs := cmd.LocalFlags()
+	if len(args) > 0 {
+		if prev := strings.TrimLeft(args[len(args)-1], "-"); strings.HasPrefix(args[len(args)-1], "-") && !strings.Contains(prev, "=") {
+			if f := fs.Lookup(prev); f != nil && f.Value.Type() != "bool" {
+				switch {
+				case f.Name == "data":
+					return nil, cobra.ShellCompDirectiveFilterDirs
+				case f.Name == "level":
+					return []string{"supervisor", "guest", "viewer"}, cobra.ShellCompDirectiveNoFileComp
+				case f.Value.Type() == "duration":
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				return nil, cobra.ShellCompDirectiveDefault
+			}
+		}
+	}
+	return nil, cobra.ShellCompDirectiveDefault
 }
 
 func (a *app) rootCmd() *cobra.Command {

@@ -346,6 +346,35 @@ func TestManAndCompletion(t *testing.T) {
 	}
 }
 
+// TestLegacyCompletion: the commands that parse their own flags complete
+// the flags' names (cobra, from the declaration) and their values
+// (legacyComplete), as cobra's `__complete` answers the shell scripts.
+func TestLegacyCompletion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string // lines of the answer, the directive last
+	}{
+		{[]string{"put", "--ti"}, []string{"--timeout\t"}},
+		{[]string{"image", "check", "--js"}, []string{"--json\t"}},
+		{[]string{"user", "add", "root", "--level", ""}, []string{"supervisor", "guest", "viewer", ":4"}},
+		{[]string{"keys", "--data", ""}, []string{":16"}},    // directories
+		{[]string{"put", "--timeout", ""}, []string{":4"}},   // no files for a duration
+		{[]string{"put", "--cacert", ""}, []string{":0"}},    // files
+		{[]string{"reload", "--config", ""}, []string{":0"}}, // files
+	} {
+		out, _, err := runCLI(t, "", append([]string{"__complete"}, tt.args...)...)
+		if err != nil {
+			t.Errorf("__complete %q: %v", tt.args, err)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("__complete %q: %q lacks %q", tt.args, out, w)
+			}
+		}
+	}
+}
+
 // TestLegacyFlags: each flag declared for --help on a command that parses
 // its own flags (app.legacy) is one the command accepts. Every command is
 // run without its positional arguments, or on a data directory that does
