@@ -84,17 +84,7 @@ func renderVerdicts(vs []vfs.Verdict) []byte {
 		if v.OK {
 			result = "ok"
 		}
-		fields := []string{v.Time.UTC().Format(time.RFC3339), v.Session, v.Op, v.Source, v.Target, result, v.Check, v.Text}
-		for i, f := range fields {
-			if f == "" {
-				f = "-"
-			}
-			if i > 0 {
-				b.WriteByte('\t')
-			}
-			b.WriteString(oneLine(f))
-		}
-		b.WriteByte('\n')
+		writeRecord(&b, v.Time.UTC().Format(time.RFC3339), v.Session, v.Op, v.Source, v.Target, result, v.Check, v.Text)
 	}
 	return b.Bytes()
 }
@@ -114,18 +104,7 @@ func renderVerdicts(vs []vfs.Verdict) []byte {
 // host-backed file system.
 func renderState(st vfs.DeviceState) []byte {
 	var b bytes.Buffer
-	line := func(fields ...string) {
-		for i, f := range fields {
-			if f == "" {
-				f = "-"
-			}
-			if i > 0 {
-				b.WriteByte('\t')
-			}
-			b.WriteString(oneLine(f))
-		}
-		b.WriteByte('\n')
-	}
+	line := func(fields ...string) { writeRecord(&b, fields...) }
 	line("checks", strings.ToUpper(st.Checks.String()))
 	if st.Shown {
 		if a := st.Active; a != nil {
@@ -152,6 +131,21 @@ func renderState(st vfs.DeviceState) []byte {
 	}
 	line("buffer", fmt.Sprint(st.Buffer.Max), fmt.Sprint(st.Buffer.Req), fmt.Sprint(st.Buffer.Busy))
 	return b.Bytes()
+}
+
+// writeRecord writes one line of tab-separated fields, "-" for an empty
+// one.
+func writeRecord(b *bytes.Buffer, fields ...string) {
+	for i, f := range fields {
+		if f == "" {
+			f = "-"
+		}
+		if i > 0 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(oneLine(f))
+	}
+	b.WriteByte('\n')
 }
 
 // oneLine keeps a field on its line and in its column.
