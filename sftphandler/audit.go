@@ -37,7 +37,7 @@ func AuditText(err error) string {
 	return toStatus(o, err).Error()
 }
 
-// TransferError is called by pkg/sftp when the session ends with the read
+// TransferError is called by the serve loop when the session ends with the read
 // handle open: the download is audited as aborted.
 func (h *readHandle) TransferError(err error) {
 	if err == nil {

@@ -53,7 +53,7 @@ const (
 )
 
 // Frame limits. maxFrame is the largest body (after the length word) the
-// guard accepts; it matches pkg/sftp's limit and OpenSSH's
+// guard accepts; it matches OpenSSH's
 // SFTP_MAX_MSG_LENGTH, and is what limits@openssh.com advertises.
 const (
 	maxFrame     = 256 * 1024
@@ -79,7 +79,7 @@ type request struct {
 }
 
 // parseFrame decodes and validates a frame body (type byte onward) well
-// enough that pkg/sftp will not reject it: every field of the known types
+// enough that the serve loop can take its fields: every field of the known types
 // must be present. Unknown types need only an id.
 func parseFrame(b []byte) (request, error) {
 	var r request

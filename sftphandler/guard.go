@@ -7,52 +7,37 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 )
 
-// guard is the wire guard of DESIGN §5: an io.ReadWriteCloser between the
-// SSH channel and pkg/sftp's RequestServer, working on whole frames. It
-// answers what the library would get wrong (INIT, unsupported and unknown
-// requests, malformed frames, handle misuse, limits@openssh.com), forwards
-// the rest, and on the way back fixes the library's generic status texts
-// to the manual's and writes each reply frame with one Write.
+// guard is the wire guard of DESIGN §5, working on whole frames between
+// the SSH channel and the session's serve loop (serve.go). It answers what
+// the device answers without a file (INIT, unsupported and unknown
+// requests, malformed frames, handle misuse, limits@openssh.com), hands
+// the rest to the loop, and on the way back records handles and fixes
+// generic status texts to the manual's.
 //
-// Read is called only by the library's receive loop; Write by its workers,
-// serialized by the library. The guard's own replies are written from
-// Read. Lock order: wmu before mu; neither is held while reading.
-//
-// The guard parses what the client sends. Write runs on the library's
-// reply goroutine, which has no recover, so a panic there would end the
-// process: a panic in Read or Write is logged with its stack and becomes
-// an error that ends this session only (see recoverTo). For that, nothing
-// that can panic runs while mu is held without a deferred Unlock.
+// One goroutine, the session's, calls next and send; only Close may come
+// from another. The guard parses what the client sends: a panic in next
+// or send is logged with its stack and becomes an error that ends this
+// session only (see recoverTo).
 type guard struct {
 	ch  io.ReadWriteCloser
 	r   *bufio.Reader
 	log hclog.Logger
 
-	pending []byte // bytes of the current forwarded frame not yet read
-	stream  int    // bytes of a WRITE body still to pass straight from r
-
-	mu      sync.Mutex
 	handles map[string]byte // open handle → its mode (modeRead, modeWrite, modeAppend, modeDir)
-	// appended counts the bytes of the WRITEs forwarded so far on each
+	// appended counts the bytes of the WRITEs served so far on each
 	// APPEND handle: a WRITE's offset is rewritten to it (see renumber).
 	appended map[string]uint64
 	opening  map[uint32]byte // OPEN/OPENDIR id → mode, until the HANDLE reply
-	inflight map[uint32]byte // forwarded request id → type, until its reply
-	drained  *sync.Cond      // on mu: a reply came, or the guard closed
-	closed   bool
+	inflight map[uint32]byte // served request id → type, until its reply
 
-	// failed is set once, by the first panic recovered in Read or Write;
+	// failed is set once, by the first panic recovered in next or send;
 	// from then on both return it.
 	failed atomic.Pointer[guardPanic]
-
-	wmu  sync.Mutex
-	wbuf []byte // reply bytes until a whole frame is present
 }
 
 // errFrameTooLong ends a session that sent a frame over maxFrame.
@@ -76,7 +61,6 @@ func newGuard(ch io.ReadWriteCloser, log hclog.Logger) *guard {
 		opening:  map[uint32]byte{},
 		inflight: map[uint32]byte{},
 	}
-	g.drained = sync.NewCond(&g.mu)
 	return g
 }
 
@@ -90,11 +74,9 @@ func (e *guardPanic) Error() string {
 	return fmt.Sprintf("sftp: panic in the wire guard's %s: %v", e.op, e.value)
 }
 
-// recoverTo, deferred by Read and Write, turns a panic into *err: it logs
-// the stack, closes the channel, which ends the library's receive loop
-// and so the session, and wakes a Read waiting in waitInflight. Read and
-// Write fail from then on. Write's error alone would not do: the library
-// ignores the errors of its replies.
+// recoverTo, deferred by next and send, turns a panic into *err: it logs
+// the stack and closes the channel; the loop then ends the session. next
+// and send fail from then on.
 func (g *guard) recoverTo(op string, err *error) {
 	r := recover()
 	if r == nil {
@@ -103,60 +85,21 @@ func (g *guard) recoverTo(op string, err *error) {
 	g.log.Error("panic in the sftp wire guard: closing the session", "op", op, "panic", r, "stack", string(debug.Stack()))
 	g.failed.CompareAndSwap(nil, &guardPanic{op: op, value: r})
 	*err = g.failed.Load()
-	g.mu.Lock()
-	g.closed = true
-	g.drained.Broadcast()
-	g.mu.Unlock()
 	g.ch.Close()
 }
 
-// Read hands the library the next frame that it should see.
-func (g *guard) Read(p []byte) (n int, err error) {
+// next reads frames until one is to be served, answering the others, and
+// returns it whole, length word first. A WRITE to serve comes in a buffer
+// of the pool (pooled), which the caller gives back with putBuf.
+func (g *guard) next() (frame []byte, pooled bool, err error) {
 	defer g.recoverTo("read", &err)
 	if f := g.failed.Load(); f != nil {
-		return 0, f
+		return nil, false, f
 	}
-	n, err = g.read(p)
-	if err != nil {
-		if f := g.failed.Load(); f != nil {
-			// The channel was closed because Write panicked: that is
-			// why the session ends.
-			return n, f
-		}
-	}
-	return n, err
-}
-
-func (g *guard) read(p []byte) (int, error) {
-	if len(g.pending) == 0 && g.stream > 0 {
-		n, err := g.r.Read(p[:min(len(p), g.stream)])
-		g.stream -= n
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return n, err
-	}
-	for len(g.pending) == 0 {
-		f, err := g.next()
-		if err != nil {
-			return 0, err
-		}
-		g.pending = f
-	}
-	n := copy(p, g.pending)
-	g.pending = g.pending[n:]
-	return n, nil
-}
-
-// next reads frames until one is to be forwarded, answering the others.
-func (g *guard) next() ([]byte, error) {
 	for {
-		if err := g.waitInflight(); err != nil {
-			return nil, err
-		}
 		var lb [4]byte
 		if _, err := io.ReadFull(g.r, lb[:]); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		n := binary.BigEndian.Uint32(lb[:])
 		if n > maxFrame {
@@ -172,29 +115,34 @@ func (g *guard) next() ([]byte, error) {
 			}
 			g.log.Warn("frame too long: closing the session", "length", n)
 			if err := g.reply(statusFrame(id, fxBadMessage, msgBadLength)); err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			return nil, errFrameTooLong
+			return nil, false, errFrameTooLong
 		}
 		if fwd, out, ok := g.peekWrite(n); ok {
 			if fwd {
-				// Stream the body: the data goes from the channel to
-				// the library's buffer with no copy of ours.
-				g.stream = int(n)
-				return lb[:], nil
+				// The body goes from the channel into a pooled buffer:
+				// bufio reads large parts straight into it.
+				b := getBuf()[:4+n]
+				copy(b, lb[:])
+				if _, err := io.ReadFull(g.r, b[4:]); err != nil {
+					putBuf(b)
+					return nil, false, unexpected(err)
+				}
+				return b, true, nil
 			}
 			if _, err := io.CopyN(io.Discard, g.r, int64(n)); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if err := g.reply(out); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			continue
 		}
 		frame := make([]byte, 4+n)
 		copy(frame, lb[:])
 		if _, err := io.ReadFull(g.r, frame[4:]); err != nil {
-			return nil, err
+			return nil, false, unexpected(err)
 		}
 		fwd, out := g.inspect(frame)
 		if fwd && frame[4] == fxpWrite {
@@ -202,13 +150,21 @@ func (g *guard) next() ([]byte, error) {
 		}
 		if out != nil {
 			if err := g.reply(out); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		if fwd {
-			return frame, nil
+			return frame, false, nil
 		}
 	}
+}
+
+// unexpected is the error of a frame cut short by the end of the stream.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // inspect decides what happens to a frame: forward it, answer it (out), or
@@ -264,20 +220,16 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 	case fxpOpendir:
 		return g.opens(id, modeDir)
 	case fxpClose:
-		g.mu.Lock()
 		_, ok := g.handles[req.handle]
 		delete(g.handles, req.handle)
 		delete(g.appended, req.handle)
-		g.mu.Unlock()
 		if !ok {
 			return false, statusFrame(id, fxFailure, msgInvalidHandle)
 		}
 		return g.forward(req)
 	case fxpRead, fxpWrite, fxpReaddir:
 		want := handleMode(req.typ)
-		g.mu.Lock()
 		mode, ok := g.handles[req.handle]
-		g.mu.Unlock()
 		if mode == modeAppend {
 			mode = modeWrite
 		}
@@ -289,9 +241,7 @@ func (g *guard) decide(req request) (forward bool, out []byte) {
 		}
 		return g.forward(req)
 	case fxpFstat, fxpFsetstat:
-		g.mu.Lock()
 		mode, ok := g.handles[req.handle]
-		g.mu.Unlock()
 		switch {
 		case !ok:
 			return false, statusFrame(id, fxFailure, msgInvalidHandle)
@@ -336,8 +286,6 @@ func handleMode(typ byte) byte {
 }
 
 func (g *guard) opens(id uint32, mode byte) (bool, []byte) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if len(g.handles)+len(g.opening) >= maxHandles {
 		return false, statusFrame(id, fxFailure, msgNoHandle)
 	}
@@ -354,9 +302,7 @@ func (g *guard) opens(id uint32, mode byte) (bool, []byte) {
 }
 
 func (g *guard) forward(req request) (bool, []byte) {
-	g.mu.Lock()
 	g.inflight[req.id] = req.typ
-	g.mu.Unlock()
 	return true, nil
 }
 
@@ -381,9 +327,7 @@ func (g *guard) peekWrite(n uint32) (forward bool, out []byte, ok bool) {
 		return false, nil, false
 	}
 	req := request{typ: fxpWrite, id: binary.BigEndian.Uint32(b[1:5]), handle: string(b[9 : 9+hl])}
-	g.mu.Lock()
 	appending := g.handles[req.handle] == modeAppend
-	g.mu.Unlock()
 	if appending {
 		return false, nil, false // the general path rewrites its offset
 	}
@@ -398,17 +342,14 @@ const setstatAttrs = attrSize | attrPermissions | attrACModTime
 // renumber rewrites the offset of a WRITE frame on an APPEND handle to
 // the bytes written before it on that handle, in the order the requests
 // came. sshd writes such a handle with O_APPEND and ignores the offset;
-// pkg/sftp runs WRITEs out of order on several workers, so the order is
-// fixed here, where the requests are still in order. vfs opens such a
-// handle with WriteAppend, which counts offsets from the old end.
+// vfs opens such a handle with WriteAppend, which counts offsets from the
+// old end.
 func (g *guard) renumber(frame []byte) {
 	d := decoder{b: frame[9:]}
 	h := d.str()
 	if d.err != nil {
 		return
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.handles[h] != modeAppend {
 		return
 	}
@@ -423,35 +364,19 @@ func (g *guard) renumber(frame []byte) {
 
 // reply writes a frame of the guard's own.
 func (g *guard) reply(frame []byte) error {
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
 	_, err := g.ch.Write(frame)
 	return err
 }
 
-// Write receives the library's reply bytes (a header and a payload per
-// packet) and passes each complete frame on in one Write.
-func (g *guard) Write(p []byte) (n int, err error) {
+// send writes the serve loop's reply to a request next returned, after
+// outbound, in one Write.
+func (g *guard) send(frame []byte) (err error) {
 	defer g.recoverTo("write", &err)
 	if f := g.failed.Load(); f != nil {
-		return 0, f
+		return f
 	}
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
-	g.wbuf = append(g.wbuf, p...)
-	off := 0
-	for len(g.wbuf)-off >= 4 {
-		n := int(binary.BigEndian.Uint32(g.wbuf[off:])) + 4
-		if len(g.wbuf)-off < n {
-			break
-		}
-		if _, err := g.ch.Write(g.outbound(g.wbuf[off : off+n])); err != nil {
-			return 0, err
-		}
-		off += n
-	}
-	g.wbuf = g.wbuf[:copy(g.wbuf, g.wbuf[off:])]
-	return len(p), nil
+	_, err = g.ch.Write(g.outbound(frame))
+	return err
 }
 
 // outbound records handles and replaces generic status texts.
@@ -479,11 +404,8 @@ func (g *guard) outbound(frame []byte) []byte {
 // answered records the reply frame of type typ to request id and returns
 // the request's type.
 func (g *guard) answered(typ byte, id uint32, frame []byte) (reqType byte) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	reqType = g.inflight[id]
 	delete(g.inflight, id)
-	g.drained.Signal()
 	mode, opening := g.opening[id]
 	delete(g.opening, id)
 	if typ == fxpHandle && opening {
@@ -495,35 +417,8 @@ func (g *guard) answered(typ byte, id uint32, frame []byte) (reqType byte) {
 	return reqType
 }
 
-// Close closes the channel.
-func (g *guard) Close() error {
-	g.mu.Lock()
-	g.closed = true
-	g.drained.Broadcast()
-	g.mu.Unlock()
-	return g.ch.Close()
-}
-
-// maxInflight bounds the requests handed to pkg/sftp and not yet
-// answered. It bounds what a session holds: pkg/sftp's allocator keeps a
-// 255 KiB buffer per request in flight for the rest of the session, and
-// OpenSSH pipelines 64 requests. 16 keeps a loopback transfer at full
-// speed.
-const maxInflight = 16
-
-// waitInflight blocks reading the next request while maxInflight are
-// being served.
-func (g *guard) waitInflight() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for len(g.inflight) >= maxInflight && !g.closed {
-		g.drained.Wait()
-	}
-	if g.closed {
-		return io.EOF
-	}
-	return nil
-}
+// Close closes the channel, which ends a next waiting for a frame.
+func (g *guard) Close() error { return g.ch.Close() }
 
 func firstByte(b []byte) int {
 	if len(b) == 0 {

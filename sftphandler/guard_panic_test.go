@@ -16,8 +16,8 @@ import (
 
 // panicRWC is a channel whose Read or Write panics on its call number
 // readAt or writeAt (1 = the first; 0 = never). The guard calls both
-// under the library's goroutines, so a panic there stands for one in the
-// guard's own parsing: the same recover must catch it.
+// from next and send, so a panic there stands for one in the guard's own
+// parsing: the same recover must catch it.
 type panicRWC struct {
 	*pipeRWC
 	readAt, writeAt int32
@@ -57,9 +57,8 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// TestGuardPanic: a panic in the wire guard's Read (the library's receive
-// loop) or Write (the library's reply goroutine, which has no recover)
-// ends that session with an error and logs the stack at error level; the
+// TestGuardPanic: a panic in the wire guard's next (reading a request)
+// or send (writing a reply) ends that session with an error and logs the stack at error level; the
 // process goes on.
 func TestGuardPanic(t *testing.T) {
 	tests := []struct {
@@ -115,24 +114,23 @@ func TestGuardPanic(t *testing.T) {
 	}
 }
 
-// TestGuardAfterPanic: once the guard has panicked, Read and Write fail
+// TestGuardAfterPanic: once the guard has panicked, next and send fail
 // with that panic and touch nothing.
 func TestGuardAfterPanic(t *testing.T) {
 	sr, _ := io.Pipe()
 	_, sw := io.Pipe()
 	ch := &panicRWC{pipeRWC: &pipeRWC{r: sr, w: sw}, readAt: 1}
 	g := newGuard(ch, testLogger(t))
-	buf := make([]byte, 64)
-	n, err := g.Read(buf)
+	f, _, err := g.next()
 	var gp *guardPanic
-	if n != 0 || !errors.As(err, &gp) {
-		t.Fatalf("Read: got %d, %v, want 0 and the panic", n, err)
+	if f != nil || !errors.As(err, &gp) {
+		t.Fatalf("next: got %x, %v, want nothing and the panic", f, err)
 	}
-	if n, err := g.Read(buf); n != 0 || !errors.Is(err, gp) {
-		t.Errorf("Read after the panic: got %d, %v, want 0, %v", n, err, gp)
+	if f, _, err := g.next(); f != nil || !errors.Is(err, gp) {
+		t.Errorf("next after the panic: got %x, %v, want nothing, %v", f, err, gp)
 	}
-	if n, err := g.Write(pkt(fxpStatus, uint32(1), uint32(0), "", "")); n != 0 || !errors.Is(err, gp) {
-		t.Errorf("Write after the panic: got %d, %v, want 0, %v", n, err, gp)
+	if err := g.send(pkt(fxpStatus, uint32(1), uint32(0), "", "")); !errors.Is(err, gp) {
+		t.Errorf("send after the panic: got %v, want %v", err, gp)
 	}
 	if got := ch.reads.Load(); got != 1 {
 		t.Errorf("channel read %d times, want 1", got)

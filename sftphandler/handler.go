@@ -1,6 +1,7 @@
 // Package sftphandler serves the SFTP subsystem (protocol version 3, with
 // the manual's changes of §1.6–1.7) over the vfs device tree, using
-// pkg/sftp's RequestServer behind a wire guard (DESIGN §5).
+// its own serve loop behind a wire guard (DESIGN §5) and pkg/sftp's
+// request types.
 package sftphandler
 
 import (
@@ -52,25 +53,20 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, store Store, sess *vfs.Se
 	}
 	g := newGuard(ch, log)
 	h := &handler{store: store, sess: sess, log: log, compat: opt.WinSCPCompat, writers: map[string]*vfs.Writer{}}
-	// No sftp.WithRSAllocator: it keeps every 256 KiB page a session has
-	// used until the session ends (up to 17 for an upload and 33 for a
-	// download with the guard's 16 requests in flight: 64-128 MiB for 16
-	// sessions, still held after the files are gone). Without it each
-	// request's buffer is garbage once answered, for 26-47 % more CPU per
-	// GiB on /dsk (docs/performance.md, "Memory bound").
-	rs := sftp.NewRequestServer(g, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
-		sftp.WithRSMaxTxPacket(maxReadWrite))
-	stop := context.AfterFunc(ctx, func() { rs.Close() })
+	srv := &server{g: g, h: h, files: map[string]*openFile{}}
+	stop := context.AfterFunc(ctx, func() { g.Close() })
 	defer stop()
-	err := rs.Serve()
-	rs.Close()
+	err := srv.serve()
+	g.Close()
 	if err == io.EOF {
 		return nil
 	}
 	return err
 }
 
-// handler implements pkg/sftp's four handler interfaces for one session.
+// handler serves the requests of one session, as pkg/sftp's four handler
+// interfaces (FileReader, FileWriter, FileCmder, FileLister) describe
+// them; the serve loop calls it.
 type handler struct {
 	store  Store
 	sess   *vfs.Session
@@ -178,9 +174,8 @@ func (h *handler) Filecmd(r *sftp.Request) (err error) {
 }
 
 // recoverTo turns a panic in a handler into a FAILURE reply and an error
-// log. pkg/sftp runs handlers on its own worker goroutines, where a panic
-// would end the whole process; this is the per-request equivalent of the
-// per-connection recover in sshd.
+// log: a panic ends neither the process nor the session; this is the
+// per-request equivalent of the per-connection recover in sshd.
 func (h *handler) recoverTo(err *error) {
 	if r := recover(); r != nil {
 		h.log.Error("panic in sftp handler", "panic", r, "stack", string(debug.Stack()))
@@ -188,13 +183,8 @@ func (h *handler) recoverTo(err *error) {
 	}
 }
 
-// PosixRename refuses: posix-rename@openssh.com is not advertised, but the
-// library decodes it anyway.
-func (h *handler) PosixRename(*sftp.Request) error {
-	return status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
-}
-
-// Filelist serves OPENDIR/READDIR ("List") and STAT ("Stat").
+// Filelist serves OPENDIR/READDIR ("List") and STAT, LSTAT and FSTAT
+// ("Stat", "Lstat": the device has no links).
 func (h *handler) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
 	defer h.recoverTo(&err)
 	switch r.Method {
@@ -232,9 +222,6 @@ func (h *handler) Filelist(r *sftp.Request) (_ sftp.ListerAt, err error) {
 	return nil, status(sftp.ErrSSHFxOpUnsupported, msgUnsupported, nil)
 }
 
-// Lstat is Stat: the device has no links.
-func (h *handler) Lstat(r *sftp.Request) (sftp.ListerAt, error) { return h.Filelist(r) }
-
 // RealPath cleans a path against "/" and refuses paths below a file
 // system's root, which cannot exist (file systems are flat).
 func (h *handler) RealPath(p string) (string, error) {
@@ -261,7 +248,7 @@ func (l lister) ListAt(out []os.FileInfo, off int64) (int, error) {
 	return n, nil
 }
 
-// readHandle adapts a vfs.Reader to pkg/sftp's reader.
+// readHandle adapts a vfs.Reader to a READ handle.
 type readHandle struct {
 	r *vfs.Reader
 	h *handler
@@ -297,7 +284,7 @@ func (h *writeHandle) WriteAt(p []byte, off int64) (n int, err error) {
 	return n, nil
 }
 
-// TransferError is called by pkg/sftp when the session ends with the
+// TransferError is called by the serve loop when the session ends with the
 // handle open: the upload is incomplete and must not be committed.
 func (h *writeHandle) TransferError(err error) {
 	h.mu.Lock()

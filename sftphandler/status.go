@@ -109,8 +109,8 @@ func checkKindWord(k image.Kind) string {
 	return "File"
 }
 
-// statusError is how a handler gives pkg/sftp an exact code and text: the
-// library sends Error() as the message and takes the code from the
+// statusError is how a handler gives the serve loop an exact code and
+// text: the loop sends Error() as the message and takes the code from the
 // sftp.ErrSSHFx* value that Unwrap returns (DESIGN §5).
 type statusError struct {
 	code  error
@@ -284,7 +284,7 @@ func checkStatus(ce *image.CheckError) (code error, msg string) {
 	return denied, msgDenied
 }
 
-// fixedText replaces the library's generic texts on replies the handlers
+// fixedText replaces the generic texts on replies the handlers
 // cannot word themselves: success of CLOSE and WRITE, and end of file.
 func fixedText(reqType byte, code uint32, msg string) (string, bool) {
 	switch {

@@ -158,7 +158,7 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// views are the session's open views by path, for FSTAT, which pkg/sftp
+// views are the session's open views by path, for FSTAT, which the loop
 // passes by path: the newest open handle of a path wins.
 type views struct {
 	mu sync.Mutex
