@@ -317,6 +317,29 @@ func TestInactivityTimerDuringTransfer(t *testing.T) {
 	})
 }
 
+// TestLineAcrossTimer: a command line whose two halves come on either
+// side of the inactivity timer's expiry during a transfer (the control
+// read's deadline passes, and the transfer keeps the session) is read
+// whole, and the session stays in step.
+func TestLineAcrossTimer(t *testing.T) {
+	e := newTestEnv(t, tOpts{ftp: `inactivity_timer = "200ms"`})
+	c := e.login(t, "root")
+	dc := c.epsv()
+	c.want("STOR /mem/slow.dat", "150 Data connection open, file transfer in process...")
+	c.sendRaw([]byte("NO"))
+	// The timer's deadline passes while the transfer runs; time.Sleep is
+	// a lower bound, so the test cannot pass by being fast.
+	time.Sleep(500 * time.Millisecond)
+	c.sendRaw([]byte("OP\r\n"))
+	c.wantRead("NOOP during STOR", "200 OK.")
+	if _, err := dc.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	dc.Close()
+	c.wantRead("STOR end", "226 STOR completed, 10 bytes processed, data connection is closed.")
+	c.want("NOOP", "200 OK.")
+}
+
 // TestRequireTLS: with require_tls, USER before AUTH TLS is refused
 // (RFC 2228 §3: 530 or 534), and so is PROT C; over TLS the login works.
 func TestRequireTLS(t *testing.T) {

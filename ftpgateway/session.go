@@ -20,9 +20,9 @@ import (
 )
 
 // session is one control connection. Its Serve goroutine owns all fields
-// not under mu; a reader goroutine feeds it lines in lockstep (each line is
-// read only after the previous one was handled, so AUTH TLS can swap the
-// connection); a transfer goroutine runs at most one data transfer.
+// not under mu and reads the lines (each only after the previous one was
+// handled, so AUTH TLS can swap the connection); a transfer goroutine runs
+// at most one data transfer.
 type session struct {
 	srv    *Server
 	raw    net.Conn // the TCP control connection, for Close
@@ -32,7 +32,9 @@ type session struct {
 	peerIP net.IP
 	log    hclog.Logger
 
-	r *bufio.Reader
+	r        *bufio.Reader
+	partial  []byte // a line's bytes read before a read deadline (readLine)
+	skipping bool   // readLine is consuming a line over maxLine
 
 	wmu sync.Mutex // guards w: replies come from Serve and the transfer goroutine
 	w   *bufio.Writer
@@ -188,53 +190,43 @@ func sanitize(s string) string {
 	return s
 }
 
-// line is what the reader goroutine delivers.
+// line is one control line as readLine read it.
 type line struct {
 	raw     []byte
 	tooLong bool
-	err     error
-}
-
-// readLines reads control lines in lockstep: after each line it waits for
-// ack before reading again (the handler may have replaced c.r).
-func (c *session) readLines(out chan<- line, ack <-chan struct{}, done <-chan struct{}) {
-	defer close(out)
-	for {
-		raw, tooLong, err := c.readLine()
-		select {
-		case out <- line{raw: raw, tooLong: tooLong, err: err}:
-		case <-done:
-			return
-		}
-		if err != nil {
-			return
-		}
-		select {
-		case <-ack:
-		case <-done:
-			return
-		}
-	}
 }
 
 // readLine reads up to CRLF (or a bare LF); a line longer than maxLine is
-// consumed and reported as too long.
+// consumed and reported as too long. A read that fails (the deadline of
+// the inactivity timer) returns the error and keeps the part of a line
+// it had: the next call goes on from there.
 func (c *session) readLine() ([]byte, bool, error) {
-	b, err := c.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = c.r.ReadSlice('\n')
+	for {
+		b, err := c.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			c.skipping, c.partial = true, c.partial[:0]
+			continue
 		}
 		if err != nil {
+			if !c.skipping {
+				c.partial = append(c.partial, b...)
+				if len(c.partial) > maxLine+1 {
+					c.skipping, c.partial = true, c.partial[:0]
+				}
+			}
 			return nil, false, err
 		}
-		return nil, true, nil
+		if c.skipping {
+			c.skipping, c.partial = false, c.partial[:0]
+			return nil, true, nil
+		}
+		l := append(c.partial, b...)
+		c.partial = nil
+		if len(l) > maxLine+2 {
+			return nil, true, nil
+		}
+		return bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r")), false, nil
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
-	return append([]byte(nil), b...), false, nil
 }
 
 // Serve runs the control connection (netserve.Conn).
@@ -296,37 +288,21 @@ func (c *session) Serve() {
 	_, max := s.sessions.Active()
 	c.sendBanner(s.clientCount(), max)
 
-	lines := make(chan line)
-	ack := make(chan struct{})
-	done := make(chan struct{})
-	defer close(done)
-	go c.readLines(lines, ack, done)
-
-	timer := time.NewTimer(c.untilTimeout())
-	defer timer.Stop()
+	// Lines are read here, one after the other (AUTH TLS swaps the
+	// connection between two), with the inactivity timer as the read
+	// deadline: counted from the reply, not from the command, and before
+	// the login never past the login deadline. A transfer runs on its own
+	// goroutine; the commands that come meanwhile are read here.
 	for {
-		select {
-		case l, ok := <-lines:
-			if !ok || l.err != nil {
-				if l.err != nil && !errors.Is(l.err, io.EOF) && !errors.Is(l.err, net.ErrClosed) {
-					c.log.Debug("control connection ended", "error", l.err)
+		c.nc.SetReadDeadline(time.Now().Add(c.untilTimeout()))
+		raw, tooLong, err := c.readLine()
+		if err != nil {
+			if !isTimeout(err) || c.closing() {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+					c.log.Debug("control connection ended", "error", err)
 				}
 				return
 			}
-			quit := c.handle(l)
-			if quit {
-				how = "closed by the server" // QUIT has audited its own end
-				return
-			}
-			// The idle time counts from the reply, not from the command;
-			// before the login, never past the login deadline.
-			timer.Reset(c.untilTimeout())
-			select {
-			case ack <- struct{}{}:
-			case <-done:
-				return
-			}
-		case <-timer.C:
 			if !c.loginBy.IsZero() && !time.Now().Before(c.loginBy) {
 				c.log.Info("login time exceeded")
 				c.scored = true
@@ -335,12 +311,15 @@ func (c *session) Serve() {
 				return
 			}
 			if !c.Idle() {
-				timer.Reset(s.pol().FTP.InactivityTimer) // never during a transfer
-				continue
+				continue // never during a transfer
 			}
 			c.send(replyInactivity)
 			c.log.Info("inactivity timer expired")
 			how = "inactivity"
+			return
+		}
+		if c.handle(line{raw: raw, tooLong: tooLong}) {
+			how = "closed by the server" // QUIT has audited its own end
 			return
 		}
 	}
