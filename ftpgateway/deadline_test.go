@@ -242,63 +242,67 @@ func TestStalledDownload(t *testing.T) {
 // stays, no temporary file; secure mode: the staged file is incomplete,
 // so SAVEBUFFER refuses it).
 func TestStalledUpload(t *testing.T) {
-	for _, tc := range dataCases {
-		for _, direct := range []bool{true, false} {
-			name := tc.name + " direct"
-			if !direct {
-				name = tc.name + " secure"
-			}
-			t.Run(name, func(t *testing.T) {
-				rec, lg := newLogRecorder(t)
-				ftpCfg := "data_port = -1"
-				if direct {
-					ftpCfg += "\ndirect = true"
-				}
-				e := newTestEnv(t, tOpts{ftp: ftpCfg, limits: stallLimits, logger: lg})
-				old := []byte("old contents\n")
-				writeHost(t, e.dsk, "up.cfg", old)
-				var c *tCtl
-				if tc.tls {
-					c = e.loginTLS(t, true)
-				} else {
-					c = e.login(t, "root")
-				}
-				c.want("TYPE I", "200 TYPE is set to IMAGE.")
-				c.want("CWD /dsk", "250 CWD command successful.")
-				data := c.openData(tc.active)
-				c.wantCode("STOR up.cfg", 150)
-				dc := data()
-				if tc.tls {
-					dc = tlsData(t, dc)
-				}
-				dc.SetWriteDeadline(time.Now().Add(stallBound))
-				if _, err := dc.Write(testPattern(100_000, 9)); err != nil {
-					t.Fatalf("data write: %v", err)
-				}
-				// Stall: neither more data nor a close.
-				if got, want := c.readWithin(stallBound), string(replyDataClosed); got != want {
-					t.Fatalf("final reply of a stalled STOR: got %q, want %q", got, want)
-				}
-				if got := readHost(t, e.dsk, "up.cfg"); !bytes.Equal(got, old) {
-					t.Errorf("/dsk/up.cfg after the cut: %d bytes, want the old %d", len(got), len(old))
-				}
-				if tmp := tempFiles(t, e.dsk); len(tmp) != 0 {
-					t.Errorf("temporary files left: %q", tmp)
-				}
+	// 600 kB passes recvBuf: a plain TCP upload into /dsk is then spliced
+	// (receiveAt) when it stalls.
+	for _, size := range []int{100_000, 600_000} {
+		for _, tc := range dataCases {
+			for _, direct := range []bool{true, false} {
+				name := fmt.Sprintf("%s direct %d", tc.name, size)
 				if !direct {
-					c.want("SITE SAVEBUFFER", string(replyBufferIncomplete))
+					name = fmt.Sprintf("%s secure %d", tc.name, size)
+				}
+				t.Run(name, func(t *testing.T) {
+					rec, lg := newLogRecorder(t)
+					ftpCfg := "data_port = -1"
+					if direct {
+						ftpCfg += "\ndirect = true"
+					}
+					e := newTestEnv(t, tOpts{ftp: ftpCfg, limits: stallLimits, logger: lg})
+					old := []byte("old contents\n")
+					writeHost(t, e.dsk, "up.cfg", old)
+					var c *tCtl
+					if tc.tls {
+						c = e.loginTLS(t, true)
+					} else {
+						c = e.login(t, "root")
+					}
+					c.want("TYPE I", "200 TYPE is set to IMAGE.")
+					c.want("CWD /dsk", "250 CWD command successful.")
+					data := c.openData(tc.active)
+					c.wantCode("STOR up.cfg", 150)
+					dc := data()
+					if tc.tls {
+						dc = tlsData(t, dc)
+					}
+					dc.SetWriteDeadline(time.Now().Add(stallBound))
+					if _, err := dc.Write(testPattern(size, 9)); err != nil {
+						t.Fatalf("data write: %v", err)
+					}
+					// Stall: neither more data nor a close.
+					if got, want := c.readWithin(stallBound), string(replyDataClosed); got != want {
+						t.Fatalf("final reply of a stalled STOR: got %q, want %q", got, want)
+					}
 					if got := readHost(t, e.dsk, "up.cfg"); !bytes.Equal(got, old) {
-						t.Errorf("/dsk/up.cfg after SAVEBUFFER: %d bytes, want the old %d", len(got), len(old))
+						t.Errorf("/dsk/up.cfg after the cut: %d bytes, want the old %d", len(got), len(old))
 					}
-				}
-				c.want("NOOP", "200 OK.")
-				logs := rec.String()
-				for _, want := range []string{"data connection timed out", "transfer timeout", "verb=STOR", "cut by the connection"} {
-					if !strings.Contains(logs, want) {
-						t.Errorf("logs lack %q", want)
+					if tmp := tempFiles(t, e.dsk); len(tmp) != 0 {
+						t.Errorf("temporary files left: %q", tmp)
 					}
-				}
-			})
+					if !direct {
+						c.want("SITE SAVEBUFFER", string(replyBufferIncomplete))
+						if got := readHost(t, e.dsk, "up.cfg"); !bytes.Equal(got, old) {
+							t.Errorf("/dsk/up.cfg after SAVEBUFFER: %d bytes, want the old %d", len(got), len(old))
+						}
+					}
+					c.want("NOOP", "200 OK.")
+					logs := rec.String()
+					for _, want := range []string{"data connection timed out", "transfer timeout", "verb=STOR", "cut by the connection"} {
+						if !strings.Contains(logs, want) {
+							t.Errorf("logs lack %q", want)
+						}
+					}
+				})
+			}
 		}
 	}
 }

@@ -458,15 +458,15 @@ func (c *session) store(verb, arg string) bool {
 	}
 	raw := c.raw
 	c.run(verb, target, -1, prelim, func(t *transfer, conn net.Conn) string {
-		out := io.Writer(io.NewOffsetWriter(w, off))
+		var rerr, werr error
 		if ascii {
-			out = &lfWriter{w: out}
-		}
-		rerr, werr := c.srv.receive(out, conn, &t.n)
-		if rerr == nil && werr == nil {
-			if lw, ok := out.(*lfWriter); ok {
+			lw := &lfWriter{w: io.NewOffsetWriter(w, off)}
+			rerr, werr = c.srv.receive(lw, conn, &t.n)
+			if rerr == nil && werr == nil {
 				werr = lw.flush()
 			}
+		} else {
+			rerr, werr = c.srv.receiveAt(w, off, conn, &t.n)
 		}
 		switch {
 		case werr != nil:

@@ -682,3 +682,43 @@ func TestDirectLocalPath(t *testing.T) {
 		t.Errorf("/dsk after the refused STORs: %v", ents)
 	}
 }
+
+// TestSpliceUpload: a binary upload into a host file system past recvBuf
+// goes on by splice (receiveAt, vfs.Writer.ReadFromAt) and still arrives
+// byte for byte, whole or not at all: the file is exact, the size limit
+// refuses it with the same reply as on the buffered path (a small upload),
+// and a refused upload leaves the old file.
+func TestSpliceUpload(t *testing.T) {
+	const limit = 1<<20 + 5
+	e := newTestEnv(t, tOpts{ftp: "direct = true", limits: defaultLimits + fmt.Sprintf("max_file_bytes = %d\n", limit)})
+	c := e.login(t, "root")
+	c.want("TYPE I", "200 TYPE is set to IMAGE.")
+	c.want("CWD /dsk", "250 CWD command successful.")
+	for _, n := range []int{recvBuf + 1, 3*recvBuf - 7, limit} {
+		data := testPattern(n, byte(n))
+		c.stor(fmt.Sprintf("f%d.bin", n), data)
+		if got := readHost(t, e.dsk, fmt.Sprintf("f%d.bin", n)); !bytes.Equal(got, data) {
+			t.Errorf("STOR of %d bytes: /dsk holds %d bytes, not the same", n, len(got))
+		}
+	}
+	old := []byte("old contents\n")
+	writeHost(t, e.dsk, "big.bin", old)
+	spliced := c.store("STOR", "big.bin", testPattern(2<<20, 3))
+	if spliced.code/100 != 5 {
+		t.Fatalf("STOR over max_file_bytes: got %q, want a 5xx refusal", spliced)
+	}
+	if got := readHost(t, e.dsk, "big.bin"); !bytes.Equal(got, old) {
+		t.Errorf("big.bin after the refused STOR: %d bytes, want the old %d", len(got), len(old))
+	}
+	if tmp := tempFiles(t, e.dsk); len(tmp) != 0 {
+		t.Errorf("temporary files left: %q", tmp)
+	}
+	// The same refusal on the buffered path: a limit below recvBuf.
+	e2 := newTestEnv(t, tOpts{ftp: "direct = true", limits: defaultLimits + "max_file_bytes = 1000\n"})
+	c2 := e2.login(t, "root")
+	c2.want("TYPE I", "200 TYPE is set to IMAGE.")
+	c2.want("CWD /dsk", "250 CWD command successful.")
+	if buffered := c2.store("STOR", "big.bin", testPattern(5000, 3)); buffered.String() != spliced.String() {
+		t.Errorf("refusal on the splice path %q, on the buffered path %q", spliced, buffered)
+	}
+}

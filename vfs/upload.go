@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sluice/sluice/mem"
@@ -131,6 +132,71 @@ func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
 		w.size = max(w.size, off+int64(n))
 	}
 	return n, nil
+}
+
+// ReadFromAt copies from r into the upload at off, at most n bytes, up to
+// r's end, without a copy through user space where the kernel can do it:
+// a host file fed from a TCP connection (splice(2), through os.File's
+// ReadFrom). ok is false, with nothing read, where this upload cannot (the
+// staging buffer, a test sink) or when the size limit is reached: the
+// caller then copies through a buffer with WriteAt, which reports the
+// limit. rerr is r's error (the connection failed or timed out), werr the
+// upload's own, which is sticky as WriteAt's. eof: r has ended (fewer
+// bytes came than were asked for: n, or what the size limit leaves).
+//
+// splice reports the errors of both ends alike; those of the file side
+// (no space, quota, I/O, a read-only file system) are the upload's, all
+// others the connection's.
+func (w *Writer) ReadFromAt(r io.Reader, off, n int64) (written int64, eof, ok bool, rerr, werr error) {
+	hw, isHost := w.b.(*hostWriter)
+	if !isHost || n <= 0 {
+		return 0, false, false, nil, nil
+	}
+	w.mu.Lock()
+	if err := w.usable("write"); err != nil {
+		w.mu.Unlock()
+		return 0, false, true, nil, err
+	}
+	if off < 0 || off > w.max-w.shift {
+		w.mu.Unlock()
+		return 0, false, false, nil, nil
+	}
+	n = min(n, w.max-w.shift-off)
+	w.mu.Unlock()
+	if n == 0 {
+		return 0, false, false, nil, nil
+	}
+	off += w.shift
+	if _, err := hw.Seek(off, io.SeekStart); err != nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return 0, false, true, nil, w.failLocked(ioErr("write", w.p, err))
+	}
+	m, err := hw.ReadFrom(&io.LimitedReader{R: r, N: n})
+	w.n.Add(m)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if m > 0 {
+		w.ext.add(off, off+m)
+		w.size = max(w.size, off+m)
+	}
+	switch {
+	case err != nil && fileSideErr(err):
+		return m, false, true, nil, w.failLocked(ioErr("write", w.p, err))
+	case w.ended:
+		return m, false, true, nil, newErr(KindIO, "write", w.p, os.ErrClosed)
+	}
+	return m, err == nil && m < n, true, err, nil
+}
+
+// fileSideErr tells the errors of a splice that come from the file.
+func fileSideErr(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG, syscall.EIO, syscall.EROFS, syscall.EBADF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // usable returns the error that stops an operation. w.mu must be held.
