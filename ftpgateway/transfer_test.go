@@ -702,6 +702,15 @@ func TestSpliceUpload(t *testing.T) {
 		}
 	}
 	old := []byte("old contents\n")
+	// APPE past recvBuf: the spliced part lands after the old end.
+	writeHost(t, e.dsk, "app.bin", old)
+	more := testPattern(2*recvBuf+3, 5)
+	if r := c.store("APPE", "app.bin", more); r.code != 226 {
+		t.Fatalf("APPE: got %q", r)
+	}
+	if got, want := readHost(t, e.dsk, "app.bin"), append(append([]byte(nil), old...), more...); !bytes.Equal(got, want) {
+		t.Errorf("APPE: /dsk holds %d bytes, want the %d of old and new", len(got), len(want))
+	}
 	writeHost(t, e.dsk, "big.bin", old)
 	spliced := c.store("STOR", "big.bin", testPattern(2<<20, 3))
 	if spliced.code/100 != 5 {
