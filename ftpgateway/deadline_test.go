@@ -177,6 +177,20 @@ type dataCase struct {
 	active bool
 }
 
+// loginCase logs in as root, over TLS if the case says so, in binary
+// mode.
+func (e *tEnv) loginCase(t *testing.T, tc dataCase) *tCtl {
+	t.Helper()
+	var c *tCtl
+	if tc.tls {
+		c = e.loginTLS(t, true)
+	} else {
+		c = e.login(t, "root")
+	}
+	c.want("TYPE I", "200 TYPE is set to IMAGE.")
+	return c
+}
+
 var dataCases = []dataCase{
 	{name: "passive"},
 	{name: "active", active: true},
@@ -196,13 +210,7 @@ func TestStalledDownload(t *testing.T) {
 			e := newTestEnv(t, tOpts{ftp: "data_port = -1", limits: stallLimits, logger: lg})
 			const size = 256 << 20 // far more than any socket buffers hold
 			sparseFile(t, e.dsk, "big.bin", size)
-			var c *tCtl
-			if tc.tls {
-				c = e.loginTLS(t, true)
-			} else {
-				c = e.login(t, "root")
-			}
-			c.want("TYPE I", "200 TYPE is set to IMAGE.")
+			c := e.loginCase(t, tc)
 			data := c.openData(tc.active)
 			start := time.Now()
 			c.want("RETR /dsk/big.bin", "150 Data connection open, file transfer in process...")
@@ -260,13 +268,7 @@ func TestStalledUpload(t *testing.T) {
 					e := newTestEnv(t, tOpts{ftp: ftpCfg, limits: stallLimits, logger: lg})
 					old := []byte("old contents\n")
 					writeHost(t, e.dsk, "up.cfg", old)
-					var c *tCtl
-					if tc.tls {
-						c = e.loginTLS(t, true)
-					} else {
-						c = e.login(t, "root")
-					}
-					c.want("TYPE I", "200 TYPE is set to IMAGE.")
+					c := e.loginCase(t, tc)
 					c.want("CWD /dsk", "250 CWD command successful.")
 					data := c.openData(tc.active)
 					c.wantCode("STOR up.cfg", 150)
