@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/sluice/sluice/vfs"
 )
 
 // panicRWC is a channel whose Read or Write panics on its call number
@@ -138,4 +141,62 @@ func TestGuardAfterPanic(t *testing.T) {
 	if got := ch.writes.Load(); got != 0 {
 		t.Errorf("channel written %d times, want 0", got)
 	}
+}
+
+// panicLister stands for a bug reached while serving a request.
+type panicLister struct{}
+
+func (panicLister) ListAt([]os.FileInfo, int64) (int, error) { panic("test panic listing") }
+
+// TestServePanic: a panic in the serve loop outside the handlers' own
+// recover ends that session with an error and an error-level log with the
+// stack, and the session's open upload is cut, not committed: /bio's
+// exclusive lock is released and no file or temporary file is left.
+func TestServePanic(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	var logs syncBuffer
+	log := hclog.New(&hclog.LoggerOptions{Name: "sftp", Level: hclog.Debug,
+		Output: io.MultiWriter(&logs, testWriter{t})})
+	sr, cw := io.Pipe()
+	cr, sw := io.Pipe()
+	t.Cleanup(func() { cw.Close(); cr.Close() })
+	g := newGuard(&pipeRWC{r: sr, w: sw}, log)
+	h := &handler{store: e.fs, sess: supervisor(), log: log, writers: map[string]*vfs.Writer{}}
+	srv := &server{g: g, h: h, files: map[string]*openFile{"p": {path: "/", list: panicLister{}}}}
+	g.handles["p"] = modeDir
+	done := make(chan error, 1)
+	go func() { done <- srv.serve() }()
+	go io.Copy(io.Discard, cr)
+	for _, f := range [][]byte{
+		pkt(fxpInit, uint32(3)),
+		pkt(fxpOpen, uint32(1), "/bio/u.bin", uint32(fxfWrite|openCreat|openTrunc), uint32(0)),
+		pkt(fxpWrite, uint32(2), "1", uint64(0), []byte("partial")),
+		pkt(fxpReaddir, uint32(3), "p"),
+	} {
+		if _, err := cw.Write(f); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(replyTimeout):
+		t.Fatalf("serve did not return within %v after the panic", replyTimeout)
+	}
+	if err == nil || !strings.Contains(err.Error(), "panic serving a request") {
+		t.Fatalf("serve: got %v, want the panic", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "[ERROR] sftp: panic serving an sftp request") || !strings.Contains(out, "panicLister") {
+		t.Errorf("no error-level log with the stack of the panic:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(e.bio, "u.bin")); !os.IsNotExist(err) {
+		t.Errorf("/bio/u.bin after the panic: %v, want no file", err)
+	}
+	if tmp := tempFiles(t, e.bio); len(tmp) != 0 {
+		t.Errorf("temporary files left: %q", tmp)
+	}
+	// The exclusive file system is free again.
+	c := startConn(t, e, supervisor(), Options{})
+	expectStatus(t, "CLOSE", c.close(c.mustOpen("/bio/v.bin", fxfWrite|openCreat|openTrunc)), fxOK, "File/Dir closed OK")
 }

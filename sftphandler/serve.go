@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -74,7 +75,15 @@ func (s *server) serve() error {
 		if err != nil {
 			break
 		}
-		reply, rpooled := s.dispatch(frame[4:])
+		var reply []byte
+		var rpooled bool
+		reply, rpooled, err = s.serveOne(frame[4:])
+		if err != nil {
+			if pooled {
+				putBuf(frame)
+			}
+			break
+		}
 		err = s.g.send(reply)
 		if pooled {
 			putBuf(frame)
@@ -100,6 +109,21 @@ func (s *server) serve() error {
 		closeFile(f)
 	}
 	return err
+}
+
+// serveOne is dispatch with a recover: a panic serving a request (a bug
+// reached by a client's input; the handlers recover their own) is logged
+// with its stack and ends this session, whose handles are then closed as
+// at any end: an upload cut, never committed.
+func (s *server) serveOne(b []byte) (reply []byte, rpooled bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.h.log.Error("panic serving an sftp request: closing the session", "type", firstByte(b), "panic", r, "stack", string(debug.Stack()))
+			reply, rpooled, err = nil, false, fmt.Errorf("sftp: panic serving a request: %v", r)
+		}
+	}()
+	reply, rpooled = s.dispatch(b)
+	return reply, rpooled, nil
 }
 
 func closeFile(f *openFile) error {
