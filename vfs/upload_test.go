@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -272,5 +273,67 @@ func TestDiscard(t *testing.T) {
 	}
 	if err := tr.fs.Discard(root, "/dsk/x", nil); KindOf(err) != KindInvalidPath {
 		t.Errorf("Discard outside /mem: got %v, want KindInvalidPath", err)
+	}
+}
+
+// TestReadFromAt: ReadFromAt (STOR's splice) writes at the offset it is
+// given (from the old end with WriteAppend) and records what it wrote as
+// WriteAt does; eof only when the reader ended, never when the size limit
+// cut the request short; the staging buffer, and a request at the limit,
+// get ok false for the buffered path.
+func TestReadFromAt(t *testing.T) {
+	tr := newTree(t)
+	put(t, tr.fs, root, "/dsk/f", []byte("old"))
+	w, err := tr.fs.OpenWrite(root, "/dsk/f", WriteAppend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, eof, ok, rerr, werr := w.ReadFromAt(strings.NewReader("abcdef"), 0, 4)
+	if n != 4 || eof || !ok || rerr != nil || werr != nil {
+		t.Fatalf("ReadFromAt of 4 of 6: got %d %v %v %v %v", n, eof, ok, rerr, werr)
+	}
+	n, eof, ok, rerr, werr = w.ReadFromAt(strings.NewReader("ef"), 4, 100)
+	if n != 2 || !eof || !ok || rerr != nil || werr != nil {
+		t.Fatalf("ReadFromAt to the end: got %d %v %v %v %v", n, eof, ok, rerr, werr)
+	}
+	// A limit of 8 bytes after the old end: a request for 100 gets 2 and
+	// is not the end of the reader; at the limit the buffered path goes on.
+	w.max = w.shift + 8
+	n, eof, ok, _, _ = w.ReadFromAt(strings.NewReader("ghijkl"), 6, 100)
+	if n != 2 || eof || !ok {
+		t.Fatalf("ReadFromAt up to the limit: got %d, eof %v, ok %v; want 2, false, true", n, eof, ok)
+	}
+	if _, _, ok, _, _ = w.ReadFromAt(strings.NewReader("kl"), 8, 100); ok {
+		t.Fatal("ReadFromAt at the limit: ok, want the buffered path")
+	}
+	if _, err := w.WriteAt([]byte("k"), 8); KindOf(err) != KindOffset {
+		t.Fatalf("WriteAt past the limit: got %v, want KindOffset", err)
+	}
+	w.Abort()
+	if got := get(t, tr.fs, root, "/dsk/f"); string(got) != "old" {
+		t.Errorf("after the aborted upload: %q, want %q", got, "old")
+	}
+
+	w, err = tr.fs.OpenWrite(root, "/dsk/g", WriteTrunc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, _, _ := w.ReadFromAt(strings.NewReader("0123456789"), 0, 100); !ok {
+		t.Fatal("ReadFromAt into /dsk: not ok")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, tr.fs, root, "/dsk/g"); string(got) != "0123456789" {
+		t.Errorf("content: %q", got)
+	}
+
+	m, err := tr.fs.OpenWrite(root, "/mem/h", WriteTrunc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Abort()
+	if n, _, ok, _, _ := m.ReadFromAt(strings.NewReader("x"), 0, 100); ok || n != 0 {
+		t.Errorf("ReadFromAt into /mem: got %d, ok %v; want 0, false", n, ok)
 	}
 }
