@@ -511,3 +511,37 @@ func TestNextSendChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowUploadAfterSplice: an upload that slows down once it is spliced
+// (past recvBuf) is not cut while bytes keep coming: a splice chunk that
+// a deadline ends with bytes read hands over to the buffered path, whose
+// reads each renew the deadline. The gaps are a tenth of data_timeout.
+func TestSlowUploadAfterSplice(t *testing.T) {
+	const timeout = time.Second
+	e := newTestEnv(t, tOpts{ftp: "direct = true",
+		limits: defaultLimits + fmt.Sprintf("data_timeout = %q\n", timeout.String())})
+	c := e.login(t, "root")
+	c.want("TYPE I", "200 TYPE is set to IMAGE.")
+	c.want("CWD /dsk", "250 CWD command successful.")
+	dc := c.epsv()
+	if r := c.cmd("STOR slow.bin"); r.code != 150 && r.code != 125 {
+		t.Fatalf("STOR: got %q", r)
+	}
+	data := testPattern(recvBuf+200_000+30*1000, 4)
+	dc.SetWriteDeadline(time.Now().Add(stallBound))
+	if _, err := dc.Write(data[:recvBuf+200_000]); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		time.Sleep(timeout / 10)
+		at := recvBuf + 200_000 + i*1000
+		if _, err := dc.Write(data[at : at+1000]); err != nil {
+			t.Fatalf("slow write %d: %v", i, err)
+		}
+	}
+	dc.Close()
+	c.wantRead("STOR end", fmt.Sprintf("226 STOR completed, %d bytes processed, data connection is closed.", len(data)))
+	if got := readHost(t, e.dsk, "slow.bin"); !bytes.Equal(got, data) {
+		t.Errorf("slow.bin: %d bytes, not the %d sent", len(got), len(data))
+	}
+}

@@ -182,6 +182,16 @@ func (s *Server) receiveAt(w upload, off int64, conn io.Reader, n *atomic.Int64)
 		}
 		off += m
 		n.Add(m)
+		if rerr != nil && m > 0 && isTimeout(rerr) {
+			// Bytes came, but fewer than the chunk within one deadline:
+			// a sender slowed down, not a stall. The rest goes through
+			// the buffer, each Read under its own deadline. A deadline
+			// stops a splice only while it waits for the socket, with
+			// nothing in its pipe, so every byte read is in the file.
+			// Any other error may leave bytes in the pipe: it is never
+			// followed by more writes.
+			break
+		}
 		dc.note(rerr)
 		if rerr != nil || werr != nil || eof {
 			return rerr, werr

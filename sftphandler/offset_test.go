@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
-// READ and WRITE offsets are uint64 on the wire; pkg/sftp hands them to
-// ReaderAt/WriterAt as int64, so offsets of 2^63 and more arrive negative.
-// A panic there is in one of the library's worker goroutines, where
-// nothing recovers it: it would end the whole process, every session with
-// it. So the scenario runs in a child process and the parent reports a
-// crash as a failure instead of crashing the test binary.
+// READ and WRITE offsets are uint64 on the wire; the serve loop (as
+// pkg/sftp did) hands them to ReaderAt/WriterAt as int64, so offsets of
+// 2^63 and more arrive negative. A panic there could end the whole
+// process, every session with it. So the scenario runs in a child process
+// and the parent reports a crash as a failure instead of crashing the
+// test binary.
 
 const childEnv = "SFTPHANDLER_TEST_CHILD"
 
@@ -87,6 +88,22 @@ func TestWriteHugeOffset(t *testing.T) {
 		c.close(h)
 		if r := c.do(fxpStat, p); r.typ == fxpAttrs && r.attrs.size >= 1<<63 {
 			t.Errorf("STAT %s after huge WRITE/FSETSTAT: size %#x", p, r.attrs.size)
+		}
+	}
+	// A huge offset alone (no FSETSTAT) fails the upload for good: CLOSE
+	// does not commit the bytes written before it, the old file stays.
+	writeHost(t, e.dsk, "old.bin", []byte("old"))
+	for _, off := range []uint64{1 << 63, 1<<64 - 1} {
+		h := c.mustOpen("/dsk/old.bin", fxfWrite|openCreat|openTrunc)
+		expectStatus(t, "WRITE", c.write(h, 0, []byte("new")), fxOK, "Write file OK")
+		if r := c.write(h, off, []byte("x")); r.typ != fxpStatus || r.code == fxOK {
+			t.Errorf("WRITE at %#x: got %s, want a refusal", off, r)
+		}
+		if r := c.close(h); r.code == fxOK {
+			t.Errorf("CLOSE after a WRITE at %#x: got %s, want the upload's failure", off, r)
+		}
+		if got, _ := os.ReadFile(filepath.Join(e.dsk, "old.bin")); string(got) != "old" {
+			t.Errorf("old.bin after a WRITE at %#x and CLOSE: %q, want %q", off, got, "old")
 		}
 	}
 }

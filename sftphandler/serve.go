@@ -146,8 +146,8 @@ func (s *server) dispatch(b []byte) (reply []byte, rpooled bool) {
 	case fxpOpen:
 		p := d.str()
 		pflags := d.u32()
-		attrs := d.b
-		return s.open(id, p, pflags, attrs), false
+		d.u32() // the attributes' flags; nothing reads an OPEN's attributes
+		return s.open(id, p, pflags, d.b), false
 	case fxpOpendir:
 		r := &sftp.Request{Method: "List", Filepath: cleanPath(d.str())}
 		l, err := s.h.Filelist(r)
@@ -177,9 +177,9 @@ func (s *server) dispatch(b []byte) (reply []byte, rpooled bool) {
 		if f == nil || f.wr == nil {
 			return errorFrame(id, errBadHandle), false
 		}
-		if off > 1<<63-1 {
-			return errorFrame(id, status(sftp.ErrSSHFxFailure, msgPastEOF, nil)), false
-		}
+		// An offset of 2^63 or more arrives negative, as it did through
+		// pkg/sftp: the upload refuses it and fails for good, so that
+		// CLOSE cannot commit what came before.
 		_, err := f.wr.WriteAt(data, int64(off))
 		return errorFrame(id, err), false
 	case fxpReaddir:
@@ -248,13 +248,15 @@ func (s *server) newHandle(id uint32, f *openFile) []byte {
 	return newFrame(fxpHandle, id).str(hd).bytes()
 }
 
-// open serves OPEN: a write handle when the flags ask to write, append,
-// create or truncate (the guard has refused READ with WRITE except for a
-// fresh file), else a read handle.
+// open serves OPEN: a write handle when the flags ask to write (the guard
+// has refused READ with WRITE except for a fresh file), else a read
+// handle, as the guard recorded it. CREAT, TRUNC and APPEND without WRITE
+// are ignored: such an OPEN creates and empties nothing (pkg/sftp made it
+// a write handle, whose CLOSE committed an empty file over the old one).
 func (s *server) open(id uint32, p string, pflags uint32, attrs []byte) []byte {
 	r := &sftp.Request{Filepath: cleanPath(p), Flags: pflags, Attrs: attrs}
 	f := &openFile{path: r.Filepath}
-	if pflags&(fxfWrite|fxfAppend|fxfCreat|fxfTrunc) != 0 {
+	if pflags&fxfWrite != 0 {
 		r.Method = "Put"
 		w, err := s.h.Filewrite(r)
 		if err != nil {
@@ -275,13 +277,10 @@ func (s *server) open(id uint32, p string, pflags uint32, attrs []byte) []byte {
 // read serves READ into a pooled buffer: the DATA frame's header, then the
 // bytes, written with one Write.
 func (s *server) read(id uint32, f *openFile, off uint64, n uint32) ([]byte, bool) {
-	if off > 1<<63-1 {
-		return errorFrame(id, status(sftp.ErrSSHFxFailure, msgSeekFailed, nil)), false
-	}
 	n = min(n, maxReadWrite)
 	const hdr = 4 + 1 + 4 + 4
 	buf := getBuf()
-	got, err := f.rd.ReadAt(buf[hdr:hdr+int(n)], int64(off))
+	got, err := f.rd.ReadAt(buf[hdr:hdr+int(n)], int64(off)) // 2^63 and more: negative, refused
 	if err != nil && (err != io.EOF || got == 0) {
 		putBuf(buf)
 		return errorFrame(id, err), false

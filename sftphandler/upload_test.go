@@ -202,3 +202,28 @@ func TestOpenFreshReadWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenReadWithWriteFlags: CREAT, TRUNC or APPEND without WRITE is a
+// read handle, as the guard records it: nothing is created or emptied
+// (pkg/sftp made READ|TRUNC a write handle whose CLOSE committed an empty
+// file over the old one).
+func TestOpenReadWithWriteFlags(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	writeHost(t, e.dsk, "cfg", []byte("keep me"))
+	c := startConn(t, e, supervisor(), Options{})
+	for _, fl := range []uint32{openTrunc, openCreat, openCreat | openTrunc, fxfAppend} {
+		h := c.mustOpen("/dsk/cfg", fxfRead|fl)
+		if r := c.read(h, 0, 100); r.typ != fxpData || string(r.data) != "keep me" {
+			t.Errorf("flags %#x: READ got %s, want the file", fl, r)
+		}
+		expectStatus(t, "WRITE", c.write(h, 0, []byte("x")), fxFailure, "Illegal operation")
+		expectStatus(t, "CLOSE", c.close(h), fxOK, "File/Dir closed OK")
+		if got, _ := os.ReadFile(filepath.Join(e.dsk, "cfg")); string(got) != "keep me" {
+			t.Errorf("flags %#x: the file became %q", fl, got)
+		}
+	}
+	expectStatus(t, "OPEN READ|CREAT of a missing file", c.open("/dsk/new", fxfRead|openCreat), fxNoSuchFile, "File not found")
+	if _, err := os.Stat(filepath.Join(e.dsk, "new")); !os.IsNotExist(err) {
+		t.Errorf("READ|CREAT created a file: %v", err)
+	}
+}
