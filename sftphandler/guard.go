@@ -53,8 +53,11 @@ const (
 
 func newGuard(ch io.ReadWriteCloser, log hclog.Logger) *guard {
 	g := &guard{
-		ch:       ch,
-		r:        bufio.NewReaderSize(ch, 4<<10), // large bodies bypass it (bufio reads straight into the caller's buffer)
+		ch: ch,
+		// 1 KiB holds a WRITE's prefix (peekWrite) and a few dozen small
+		// requests; large bodies bypass it (bufio reads straight into
+		// the caller's buffer). Every idle session holds it.
+		r:        bufio.NewReaderSize(ch, 1<<10),
 		log:      log,
 		handles:  map[string]byte{},
 		appended: map[string]uint64{},
