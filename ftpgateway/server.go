@@ -155,23 +155,16 @@ func (s *Server) receiveAt(w upload, off int64, conn io.Reader, n *atomic.Int64)
 	if dc != nil {
 		tcp, _ = dc.Conn.(*net.TCPConn)
 	}
-	for got := 0; got < len(buf) || tcp == nil; {
-		k, err := conn.Read(buf)
-		if k > 0 {
-			if _, werr := w.WriteAt(buf[:k], off); werr != nil {
-				return nil, werr
-			}
-			off += int64(k)
-			got += k
-			n.Add(int64(k))
-		}
-		if err == io.EOF {
-			return nil, nil
-		}
-		if err != nil {
-			return err, nil
-		}
+	if tcp == nil {
+		return copyBuf(io.NewOffsetWriter(w, off), conn, buf, n)
 	}
+	head := &io.LimitedReader{R: conn, N: recvBuf}
+	ow := io.NewOffsetWriter(w, off)
+	if rerr, werr := copyBuf(ow, head, buf, n); rerr != nil || werr != nil || head.N > 0 {
+		return rerr, werr // an error, or the end before recvBuf bytes
+	}
+	wrote, _ := ow.Seek(0, io.SeekCurrent)
+	off += wrote
 	size := int64(sendChunk)
 	for {
 		start := time.Now()

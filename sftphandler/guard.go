@@ -32,8 +32,11 @@ type guard struct {
 	// appended counts the bytes of the WRITEs served so far on each
 	// APPEND handle: a WRITE's offset is rewritten to it (see renumber).
 	appended map[string]uint64
-	opening  map[uint32]byte // OPEN/OPENDIR id → mode, until the HANDLE reply
-	inflight map[uint32]byte // served request id → type, until its reply
+	// The request being served (the loop serves one at a time): its type,
+	// for the texts of its reply, and for OPEN and OPENDIR the mode the
+	// handle in the reply gets.
+	served   byte
+	openMode byte
 
 	// failed is set once, by the first panic recovered in next or send;
 	// from then on both return it.
@@ -61,8 +64,6 @@ func newGuard(ch io.ReadWriteCloser, log hclog.Logger) *guard {
 		log:      log,
 		handles:  map[string]byte{},
 		appended: map[string]uint64{},
-		opening:  map[uint32]byte{},
-		inflight: map[uint32]byte{},
 	}
 	return g
 }
@@ -289,23 +290,18 @@ func handleMode(typ byte) byte {
 }
 
 func (g *guard) opens(id uint32, mode byte) (bool, []byte) {
-	if len(g.handles)+len(g.opening) >= maxHandles {
+	if len(g.handles) >= maxHandles {
 		return false, statusFrame(id, fxFailure, msgNoHandle)
 	}
-	if _, dup := g.inflight[id]; dup {
-		// The reply could not be matched to its OPEN: refuse the second.
-		return false, statusFrame(id, fxFailure, msgNoHandle)
-	}
-	g.opening[id] = mode
-	g.inflight[id] = fxpOpen
+	g.served, g.openMode = fxpOpen, mode
 	if mode == modeDir {
-		g.inflight[id] = fxpOpendir
+		g.served = fxpOpendir
 	}
 	return true, nil
 }
 
 func (g *guard) forward(req request) (bool, []byte) {
-	g.inflight[req.id] = req.typ
+	g.served, g.openMode = req.typ, 0
 	return true, nil
 }
 
@@ -388,7 +384,7 @@ func (g *guard) outbound(frame []byte) []byte {
 		return frame
 	}
 	typ, id := frame[4], binary.BigEndian.Uint32(frame[5:9])
-	reqType := g.answered(typ, id, frame)
+	reqType := g.answered(typ, frame)
 	if typ != fxpStatus {
 		return frame
 	}
@@ -404,14 +400,12 @@ func (g *guard) outbound(frame []byte) []byte {
 	return frame
 }
 
-// answered records the reply frame of type typ to request id and returns
-// the request's type.
-func (g *guard) answered(typ byte, id uint32, frame []byte) (reqType byte) {
-	reqType = g.inflight[id]
-	delete(g.inflight, id)
-	mode, opening := g.opening[id]
-	delete(g.opening, id)
-	if typ == fxpHandle && opening {
+// answered records the reply frame of type typ to the request being
+// served and returns the request's type.
+func (g *guard) answered(typ byte, frame []byte) (reqType byte) {
+	reqType, mode := g.served, g.openMode
+	g.served, g.openMode = 0, 0
+	if typ == fxpHandle && mode != 0 {
 		d := decoder{b: frame[9:]}
 		if h := d.str(); d.err == nil {
 			g.handles[h] = mode

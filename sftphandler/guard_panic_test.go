@@ -60,6 +60,14 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
+// recordingLogger is a Debug logger named "sftp" that keeps its output
+// for assertions and passes it on to t.Log.
+func recordingLogger(t *testing.T) (*syncBuffer, hclog.Logger) {
+	logs := &syncBuffer{}
+	return logs, hclog.New(&hclog.LoggerOptions{Name: "sftp", Level: hclog.Debug,
+		Output: io.MultiWriter(logs, testWriter{t})})
+}
+
 // TestGuardPanic: a panic in the wire guard's next (reading a request)
 // or send (writing a reply) ends that session with an error and logs the stack at error level; the
 // process goes on.
@@ -76,9 +84,7 @@ func TestGuardPanic(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, 1<<20)
-			var logs syncBuffer
-			log := hclog.New(&hclog.LoggerOptions{Name: "sftp", Level: hclog.Debug,
-				Output: io.MultiWriter(&logs, testWriter{t})})
+			logs, log := recordingLogger(t)
 			sr, cw := io.Pipe()
 			cr, sw := io.Pipe()
 			ch := &panicRWC{pipeRWC: &pipeRWC{r: sr, w: sw}, readAt: tt.readAt, writeAt: tt.writeAt}
@@ -154,9 +160,7 @@ func (panicLister) ListAt([]os.FileInfo, int64) (int, error) { panic("test panic
 // exclusive lock is released and no file or temporary file is left.
 func TestServePanic(t *testing.T) {
 	e := newEnv(t, 1<<20)
-	var logs syncBuffer
-	log := hclog.New(&hclog.LoggerOptions{Name: "sftp", Level: hclog.Debug,
-		Output: io.MultiWriter(&logs, testWriter{t})})
+	logs, log := recordingLogger(t)
 	sr, cw := io.Pipe()
 	cr, sw := io.Pipe()
 	t.Cleanup(func() { cw.Close(); cr.Close() })

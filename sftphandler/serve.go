@@ -75,16 +75,10 @@ func (s *server) serve() error {
 		if err != nil {
 			break
 		}
-		var reply []byte
-		var rpooled bool
-		reply, rpooled, err = s.serveOne(frame[4:])
-		if err != nil {
-			if pooled {
-				putBuf(frame)
-			}
-			break
+		reply, rpooled, serr := s.serveOne(frame[4:])
+		if err = serr; err == nil {
+			err = s.g.send(reply)
 		}
-		err = s.g.send(reply)
 		if pooled {
 			putBuf(frame)
 		}
