@@ -47,9 +47,19 @@ func controlGone(c net.Conn, grace time.Duration) bool {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}}
 		deadline := time.Now().Add(grace)
 		for {
-			ts := unix.NsecToTimespec(max(int64(time.Until(deadline)), 0))
+			left := time.Until(deadline)
+			// A short grace is polled without a timeout, over and over
+			// until it has passed: a timed ppoll wakes late (on the 2-CPU
+			// VM of issue 11, a 10 µs timeout returned after 85 µs, the
+			// timer's latency), and a mirror of small files would wait that
+			// for each one.
+			timeout := left
+			if left < spinGrace {
+				timeout = 0
+			}
+			ts := unix.NsecToTimespec(max(int64(timeout), 0))
 			n, err := unix.Ppoll(pfd, &ts, nil)
-			if err == unix.EINTR {
+			if err == unix.EINTR || err == nil && n == 0 && timeout == 0 && left > 0 {
 				continue
 			}
 			if err != nil || n == 0 {
@@ -74,8 +84,9 @@ func controlGone(c net.Conn, grace time.Duration) bool {
 // two sockets microseconds apart, but a busy machine can preempt the dying
 // process between them.
 const (
-	maxGrace   = 50 * time.Millisecond // never longer
-	floorGrace = 10 * time.Millisecond // for uploads of graceBytes or more
+	maxGrace   = 50 * time.Millisecond  // never longer
+	spinGrace  = 100 * time.Microsecond // shorter: polled without sleeping (controlGone)
+	floorGrace = 10 * time.Millisecond  // for uploads of graceBytes or more
 	graceBytes = 64 << 10
 )
 

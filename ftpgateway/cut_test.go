@@ -63,8 +63,12 @@ func TestControlGone(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			if got := controlGone(server, 0); got != tt.want {
-				t.Errorf("controlGone: got %v, want %v", got, tt.want)
+			// Without a grace, with one short enough to be polled without
+			// sleeping, and with one that sleeps in ppoll.
+			for _, grace := range []time.Duration{0, spinGrace / 4, 2 * spinGrace} {
+				if got := controlGone(server, grace); got != tt.want {
+					t.Errorf("controlGone(grace %v): got %v, want %v", grace, got, tt.want)
+				}
 			}
 		})
 	}
