@@ -162,19 +162,6 @@ stop_pid "$SLUICE_PID"
 SLUICE_PID=
 [ -n "$PW" ] || { cat "$T/first.out" "$T/first.log" >&2; die "no supervisor password on sluice's first run"; }
 
-# toml_set FILE SECTION KEY VALUE: set KEY in [SECTION], replacing the key
-# if the section has it, adding it (and the section) otherwise. The first
-# run's sluice.toml already has an [ftp] table, and TOML forbids a second.
-toml_set() {
-	awk -v sec="[$2]" -v key="$3" -v val="$4" '
-		function emit() { print key " = " val; done = 1 }
-		{ t = $0; gsub(/^[ \t]+|[ \t]+$/, "", t) }
-		t ~ /^\[/ { if (in_sec && !done) emit(); in_sec = (t == sec); print; next }
-		in_sec && !done && t ~ ("^" key "[ \t]*=") { emit(); next }
-		{ print }
-		END { if (!done) { if (!in_sec) print sec; emit() } }' "$1" >"$1.tmp"
-	mv "$1.tmp" "$1"
-}
 CONF=$SD/sluice.toml
 toml_set "$CONF" ftp direct true
 toml_set "$CONF" ftp pasv_min_port "$SLUICE_PASV"

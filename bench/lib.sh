@@ -1,7 +1,7 @@
 # bench/lib.sh — helpers shared by the benchmark scripts (bench/ftp.sh,
 # bench/sftp.sh): logging, free loopback ports, waiting for a listener,
-# time and arithmetic, and CPU and memory of process trees read from
-# /proc. Sourced, never run.
+# time and arithmetic, CPU and memory of process trees read from /proc,
+# and setting a key in sluice.toml. Sourced, never run.
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -81,4 +81,18 @@ mem_kb() {
 		pss=$((pss + a)) rss=$((rss + b)) n=$((n + 1))
 	done
 	echo "$pss $rss $n"
+}
+
+# toml_set FILE SECTION KEY VALUE: set KEY in [SECTION], replacing the key
+# if the section has it, adding it (and the section) otherwise. The first
+# run's sluice.toml already has an [ftp] table, and TOML forbids a second.
+toml_set() {
+	awk -v sec="[$2]" -v key="$3" -v val="$4" '
+		function emit() { print key " = " val; done = 1 }
+		{ t = $0; gsub(/^[ \t]+|[ \t]+$/, "", t) }
+		t ~ /^\[/ { if (in_sec && !done) emit(); in_sec = (t == sec); print; next }
+		in_sec && !done && t ~ ("^" key "[ \t]*=") { emit(); next }
+		{ print }
+		END { if (!done) { if (!in_sec) print sec; emit() } }' "$1" >"$1.tmp"
+	mv "$1.tmp" "$1"
 }
