@@ -366,8 +366,8 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # pprof CPU profile of sluice while STORs (then RETRs) of the big file run
 # back to back for PROF_SECONDS; and system calls counted with strace -c -f
-# (which slows the server: counts only, no times) for one STOR and one RETR
-# on each server.
+# (which slows the server: counts only, no times) for one STOR, one RETR
+# and one lftp mirror of the small files on each server.
 if [ "$PROFILE" = 1 ]; then
 	wait_load profile
 	log "profiling sluice (pprof, ${PROF_SECONDS}s each for STOR and RETR)"
@@ -393,15 +393,16 @@ if [ "$PROFILE" = 1 ]; then
 		log "counting system calls (strace -c -f)"
 		for srv in sluice vsftpd; do
 			case $srv in sluice) pid=$SLUICE_PID ;; vsftpd) pid=$(pgrep -P "$VSFTPD_PID" | head -1) ;; esac # vsftpd: the listener, not the reaper
-			for what in stor retr; do
+			for what in stor retr small; do
+				[ "$what" = small ] && rm -f "$(dir_of "$srv")"/s[0-9]*
 				strace -c -f -p "$pid" -o "$T/strace.$srv.$what" 2>/dev/null &
 				sp=$!
 				sleep 0.5
-				if [ "$what" = stor ]; then
-					curl_stor "$T/src.dat" "$(url_of "$srv")" >/dev/null
-				else
-					curl_retr "$(url_of "$srv")" >/dev/null
-				fi
+				case $what in
+				stor) curl_stor "$T/src.dat" "$(url_of "$srv")" >/dev/null ;;
+				retr) curl_retr "$(url_of "$srv")" >/dev/null ;;
+				small) lftp_mirror "$srv" >/dev/null ;;
+				esac
 				sleep 0.2
 				kill -INT "$sp"
 				wait "$sp" || true
@@ -535,7 +536,7 @@ if [ "$PROFILE" = 1 ]; then
 			echo
 		done
 		if ls "$T"/strace.* >/dev/null 2>&1; then
-			echo "### System calls per ${SIZE_MIB} MiB transfer (strace -c -f on the server, one transfer; sluice includes its idle threads)"
+			echo "### System calls per ${SIZE_MIB} MiB transfer, and per mirror of $NFILES small files (strace -c -f on the server, one transfer or mirror; sluice includes its idle threads)"
 			echo
 			echo "| server, transfer | calls: top system calls |"
 			echo "|---|---|"
