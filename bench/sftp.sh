@@ -10,7 +10,8 @@
 #   SIZE_MIB  size of the large put/get                             [512]
 #   NFILES    number of 4 KiB files in the small-file test          [1000]
 #   NIDLE     idle sessions held open in the memory test            [200]
-#   PERF      1: also profile with perf (after the timed runs)     [0]
+#   PERF      1: also profile with perf (after the timed runs; large
+#             transfers and the small-file batch)                   [0]
 #   KEEP      1: keep the work directory (logs, raw results)        [0]
 #   WORK      parent directory of the work directory; must be tmpfs [/dev/shm]
 #
@@ -320,17 +321,17 @@ profile() { # name server batch [sftp options…]
 		perf report -i "$T/perf.$name.data" --stdio --no-children --sort symbol --percent-limit 1.5 -g none 2>/dev/null |
 			grep -v '^#' | grep -v '^$' | sed 's/ *- *- *$//' | head -20 >"$T/perf.$name.self.txt" || true
 	fi
-	perf record -q -a -e syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_pread64,syscalls:sys_enter_pwrite64,syscalls:sys_enter_futex,sched:sched_switch \
+	perf record -q -a -e syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_pread64,syscalls:sys_enter_pwrite64,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_epoll_pwait,sched:sched_switch \
 		-o "$T/trace.$name.data" 2>/dev/null &
 	pp=$!
 	sleep 0.5
 	sftp_to "$srv" "$b" "$@" >/dev/null 9>&-
 	kill -INT "$pp"
 	wait "$pp" || true
-	# name server read write pread64 pwrite64 futex context-switches
+	# name server read write pread64 pwrite64 futex nanosleep epoll_pwait context-switches
 	perf script -i "$T/trace.$name.data" -F comm,event 2>/dev/null |
 		awk -v want="$srv" -v name="$name" '$1 == want { sub(/:$/, "", $2); sub(/.*:(sys_enter_)?/, "", $2); c[$2]++ }
-			END { printf "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", name, want, c["read"], c["write"], c["pread64"], c["pwrite64"], c["futex"], c["sched_switch"] }' >>"$T/syscalls.tsv"
+			END { printf "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, want, c["read"], c["write"], c["pread64"], c["pwrite64"], c["futex"], c["nanosleep"], c["epoll_pwait"], c["sched_switch"] }' >>"$T/syscalls.tsv"
 }
 
 if [ "$PERF" = 1 ]; then
@@ -352,6 +353,10 @@ if [ "$PERF" = 1 ]; then
 		profile put_aes sshd "$B_PUT_SSHD" "${AES[@]}"
 		profile get_aes sshd "$B_GET_SSHD" "${AES[@]}"
 		rm -f "$SSHD_DIR/big.dat"
+		profile small sluice "$B_SMALL_SLUICE"
+		sftp_to sluice "$B_RM_SMALL" >/dev/null
+		profile small sshd "$B_SMALL_SSHD"
+		rm -f "$SSHD_DIR"/s*
 		sftp_to sluice "$(batch rm_dsk "rm /dsk/big.dat")" >/dev/null
 	fi
 fi
@@ -513,13 +518,13 @@ awk -F'\t' '{ printf "%s\t%s\t%.1f\t%.1f\t%d\t%.2f\n", $1, $2, ($6 - $3) / N, ($
 
 if [ "$PERF" = 1 ]; then
 	{
-		echo "### Profile of sluice (perf record -g, cpu-clock, one ${SIZE_MIB} MiB transfer each)"
+		echo "### Profile of sluice (perf record -g, cpu-clock, one ${SIZE_MIB} MiB transfer or one batch of $NFILES small puts each)"
 		echo
-		echo "System calls and context switches per MiB transferred (perf tracepoints, counted for the server's processes only):"
+		echo "System calls and context switches per MiB transferred, and per file of the $NFILES × 4 KiB puts (rows \"small\"; perf tracepoints, counted for the server's processes only):"
 		echo
-		echo "| transfer | server | read | write | pread64 | pwrite64 | futex | context switches |"
-		echo "|---|---|---:|---:|---:|---:|---:|---:|"
-		awk -F'\t' -v mib="$SIZE_MIB" '{ printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", $1, $2, $3 / mib, $4 / mib, $5 / mib, $6 / mib, $7 / mib, $8 / mib }' "$T/syscalls.tsv"
+		echo "| transfer | server | read | write | pread64 | pwrite64 | futex | nanosleep | epoll_pwait | context switches |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' -v mib="$SIZE_MIB" -v nf="$NFILES" '{ d = $1 == "small" ? nf : mib; printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", $1, $2, $3 / d, $4 / d, $5 / d, $6 / d, $7 / d, $8 / d, $9 / d, $10 / d }' "$T/syscalls.tsv"
 		for f in "$T"/perf.*.buckets.md; do
 			w=$(basename "$f" .buckets.md)
 			w=${w#perf.}
