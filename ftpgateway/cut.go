@@ -50,9 +50,9 @@ func controlGone(c net.Conn, grace time.Duration) bool {
 			left := time.Until(deadline)
 			// A short grace is polled without a timeout, over and over
 			// until it has passed: a timed ppoll wakes late (on the 2-CPU
-			// VM of issue 11, a 10 µs timeout returned after 85 µs, the
-			// timer's latency), and a mirror of small files would wait that
-			// for each one.
+			// VMs of issue 11, a 10 µs timeout returned after 80-90 µs:
+			// timer latency and the thread's timer slack), and a mirror of
+			// small files would wait that for each one.
 			timeout := left
 			if left < spinGrace {
 				timeout = 0
