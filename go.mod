@@ -7,9 +7,9 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/pkg/sftp v1.13.12
-	golang.org/x/crypto v0.58.0
-	golang.org/x/sys v0.49.0
-	golang.org/x/term v0.47.0
+	golang.org/x/crypto v0.59.0
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 )
 
 require (
