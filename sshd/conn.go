@@ -276,10 +276,20 @@ func (c *serverConn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *s
 // exitChannel sends exit-status 0 before closing: OpenSSH scp reports
 // failure without one.
 // It also records when it last moved bytes (Idle).
+//
+// Close may come from another goroutine than Write (a shutdown cancels
+// the session's context while its loop writes a reply). x/crypto's
+// channel reads its end-of-file flag in Write and sets it in CloseWrite
+// without a lock, so the two must not overlap: Write holds wmu, and
+// Close sends exit-status and EOF only when it can take wmu at once.
+// When a Write is in progress (it may be blocked on a client that stopped
+// reading) Close does not wait for it: the session is being cut, so it
+// sends no exit status and no EOF, only the channel close.
 type exitChannel struct {
 	ssh.Channel
 	lastIO *atomic.Int64
 	once   sync.Once
+	wmu    sync.Mutex
 }
 
 func (c *exitChannel) Read(p []byte) (int, error) {
@@ -289,6 +299,8 @@ func (c *exitChannel) Read(p []byte) (int, error) {
 }
 
 func (c *exitChannel) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.lastIO.Store(time.Now().UnixNano())
 	return c.Channel.Write(p)
 }
@@ -296,8 +308,11 @@ func (c *exitChannel) Write(p []byte) (int, error) {
 func (c *exitChannel) Close() error {
 	var err error
 	c.once.Do(func() {
-		c.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
-		c.CloseWrite()
+		if c.wmu.TryLock() {
+			c.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+			c.CloseWrite()
+			c.wmu.Unlock()
+		}
 		err = c.Channel.Close()
 	})
 	return err
