@@ -38,7 +38,9 @@ func (e usageError) Unwrap() error { return e.error }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	a := newApp(ctx, os.Stdin, os.Stdout, os.Stderr)
+	a.reexec = reexecSysmonAwake
+	err := a.execute(os.Args[1:])
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
