@@ -31,10 +31,6 @@ type app struct {
 	stderr io.Writer
 	ran    bool
 	root   *cobra.Command
-	// reexec, set by main only (never in tests, which run commands in
-	// their own process), restarts the server with sysmon kept awake
-	// before it does anything (sysmon.go).
-	reexec func() error
 }
 
 func newApp(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) *app {

@@ -38,9 +38,7 @@ func (e usageError) Unwrap() error { return e.error }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	a := newApp(ctx, os.Stdin, os.Stdout, os.Stderr)
-	a.reexec = reexecSysmonAwake
-	err := a.execute(os.Args[1:])
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)

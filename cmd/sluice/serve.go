@@ -100,13 +100,6 @@ func (a *app) serve(cmd *cobra.Command, o *serveOpts) error {
 	logOpts := hclog.LoggerOptions{Name: "sluice", Level: level, JSONFormat: o.logFormat == "json",
 		Output: a.stderr, TimeFormat: time.RFC3339Nano}
 	log := hclog.New(&logOpts)
-	if a.reexec != nil {
-		// Before the first run and the listeners: the new image starts
-		// this command again from the top and finds the setting.
-		if err := a.reexec(); err != nil {
-			log.Warn("could not restart with the Go runtime's sysmon kept awake; serving without it (more CPU per small request)", "error", err)
-		}
-	}
 
 	cfgPath := o.configPath()
 	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
