@@ -451,7 +451,7 @@ verdict() { # label → "met" / "not met" against 1.0× for throughput and CPU
 	echo "sluice built from commit $REV ($DIRTY tracked files modified in the working tree) with $(go version | cut -d' ' -f3);" \
 		"vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo '?');" \
 		"$(curl --version | head -1 | cut -d' ' -f1-2); $(lftp --version | head -1 | sed 's/ *|.*Version \([^ ]*\).*/ \1/');" \
-		"$(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(uname -r)${GOMAXPROCS:+; sluice ran with GOMAXPROCS=$GOMAXPROCS}${GOGC:+; sluice ran with GOGC=$GOGC}${GODEBUG:+; GODEBUG=$GODEBUG in its environment (serve adds schedtrace=2147483647 only where GODEBUG names no schedtrace)}${GOFLAGS:+; built with GOFLAGS=$GOFLAGS}."
+		"$(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(uname -r)${GOMAXPROCS:+; sluice ran with GOMAXPROCS=$GOMAXPROCS}${GOGC:+; sluice ran with GOGC=$GOGC}${GODEBUG:+; GODEBUG=$GODEBUG in its environment}${GOFLAGS:+; built with GOFLAGS=$GOFLAGS}."
 	echo
 	echo "Load average (1, 5, 15 min) at start: $LOAD_START; after the timed runs: $LOAD_END." \
 		"Before each block the script waited for a 1-minute load below $LOAD_MAX (at most ${LOAD_WAIT}s, ${LOAD_BUDGET}s in all);" \

@@ -446,7 +446,7 @@ awk -F'\t' '{ printf "%s\t%s\t%.1f\t%.1f\t%d\t%.2f\n", $1, $2, ($6 - $3) / N, ($
 {
 	echo
 	echo "sluice built from commit $REV ($DIRTY tracked files modified in the working tree) with $(go version | cut -d' ' -f3);" \
-		"client and sshd: $(ssh -V 2>&1 | cut -d, -f1); $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1))${GOMAXPROCS:+; sluice ran with GOMAXPROCS=$GOMAXPROCS}${GOGC:+; sluice ran with GOGC=$GOGC}${GODEBUG:+; GODEBUG=$GODEBUG in its environment (serve adds schedtrace=2147483647 only where GODEBUG names no schedtrace)}${GOFLAGS:+; built with GOFLAGS=$GOFLAGS}."
+		"client and sshd: $(ssh -V 2>&1 | cut -d, -f1); $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1))${GOMAXPROCS:+; sluice ran with GOMAXPROCS=$GOMAXPROCS}${GOGC:+; sluice ran with GOGC=$GOGC}${GODEBUG:+; GODEBUG=$GODEBUG in its environment}${GOFLAGS:+; built with GOFLAGS=$GOFLAGS}."
 	echo "Load average (1, 5, 15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo "### Large files: ${SIZE_MIB} MiB, medians of $RUNS runs"
